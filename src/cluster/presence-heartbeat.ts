@@ -1,0 +1,55 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { PresenceConfig } from '../options/presence.config.js';
+import { HEARTBEAT_INTERVAL_NAME } from '../presence.constants.js';
+import { PresenceStore } from '../store/presence.store.js';
+import { PresenceWriter } from '../store/presence.writer.js';
+import { PresenceInstance } from './presence-instance.js';
+
+/**
+ * Every pingInterval × pingsPerUpdate: renew this instance's lease and refresh SCP_updated of all its rows,
+ * two statements whatever the number of sockets. Socket liveness itself is SocketCluster's ping timeout.
+ */
+@Injectable()
+export class PresenceHeartbeat {
+  private readonly logger = new Logger('PresenceHeartbeat');
+  private failing = false;
+  private beating?: Promise<void>;
+
+  constructor(
+    private readonly config: PresenceConfig,
+    private readonly store: PresenceStore,
+    private readonly writer: PresenceWriter,
+    private readonly instance: PresenceInstance,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.store.heartbeat(this.instance, new Date());
+    const timer = setInterval(() => void this.beat(), this.config.options.heartbeat.periodMs);
+    this.scheduler.addInterval(HEARTBEAT_INTERVAL_NAME, timer);
+  }
+
+  async stop(): Promise<void> {
+    if (this.scheduler.doesExist('interval', HEARTBEAT_INTERVAL_NAME)) this.scheduler.deleteInterval(HEARTBEAT_INTERVAL_NAME);
+    await this.beating;
+  }
+
+  beat(): Promise<void> {
+    this.beating ??= this.store
+      .heartbeat(this.instance, new Date())
+      .then(() => {
+        if (!this.failing) return;
+        this.failing = false;
+        this.logger.log('heartbeat succeeds again');
+        // Rows may have been collected while this instance could not refresh them.
+        this.writer.requestReconcile();
+      })
+      .catch((error: Error) => {
+        if (!this.failing) this.logger.error(`heartbeat failed, rows may be collected if this lasts: ${error.message}`);
+        this.failing = true;
+      })
+      .finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+}

@@ -1,0 +1,86 @@
+import type { AGServer, AGServerSocket } from 'socketcluster-server';
+import type { DataSourceOptions } from 'typeorm';
+
+export type UsercountType = 'users' | 'sockets' | 'subscriptions';
+export type SessionStatus = 'online' | 'idle';
+export type UserStatus = SessionStatus | 'offline';
+
+export interface UsercountOptions {
+  /** Channel the count is published on (sc-presence: scpUsercountChannel). Default `'USERCOUNT'`. */
+  channel?: string;
+  /** What is counted (scpUsercountType). Default `'users'`. */
+  type?: UsercountType;
+  /** No publish this long after start, then one catch-up publish (scpBlockUsercountThreshold). Default 60000. */
+  startupQuietMs?: number;
+  /** Wait after a connect before publishing, so the new socket can subscribe first (scpConnectUpdateDelay). Default 3000. */
+  connectDelayMs?: number;
+}
+
+export interface HeartbeatOptions {
+  /** Rows are refreshed every `pingInterval × pingsPerUpdate` (scpSCPingsPerUpdate). Default 6. */
+  pingsPerUpdate?: number;
+}
+
+export interface GcOptions {
+  /** `true` / `false`, or `'auto'`: one elected instance runs GC (scpGcWorkerId). Default `'auto'`. */
+  enabled?: boolean | 'auto';
+  /** How often GC runs (scpGcInterval). Default 60000. */
+  intervalMs?: number;
+  /** Rows and instances silent this long are removed (scpGcThreshold). Default 120000. */
+  thresholdMs?: number;
+}
+
+type OwnDatabaseOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' | 'better-sqlite3' }>;
+
+/**
+ * TypeORM connection options for `mysql`, `mariadb` or `better-sqlite3`, or `{ dataSourceName }` to reuse a
+ * DataSource registered with @nestjs/typeorm (`TypeOrmModule.forRoot({ name })`, `'default'` for the unnamed one).
+ */
+export type PresenceDatabaseOptions =
+  | (OwnDatabaseOptions & { migrationsRun?: boolean })
+  | { dataSourceName: string; migrationsRun?: boolean };
+
+export interface SccOptions {
+  stateServerHost: string;
+  stateServerPort?: number;
+  /** Any other option of scc-broker-client's `attach()` (authKey, mappingEngine, clientPoolSize, …). */
+  [option: string]: unknown;
+}
+
+export interface ChannelPresenceOptions {
+  /** Which channels have presence. */
+  channels: string[] | RegExp | ((channel: string) => boolean);
+  /** Diffs of channel C are published on `prefix + C`. Default `'presence:'`. */
+  prefix?: string;
+  /** Who may see a channel's presence. Default: sockets subscribed to the channel itself. */
+  canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
+}
+
+export interface PresenceModuleOptions {
+  /** An existing AGServer. Without it the module attaches one to Nest's HTTP server at `/socketcluster/`. */
+  server?: AGServer;
+  /** Options of the AGServer the module attaches (pingInterval, pingTimeout, authKey, …). */
+  socketcluster?: AGServer.AGServerOptions;
+  /** Where sockets and subscriptions are stored. Default: embedded SQLite in memory. */
+  database?: PresenceDatabaseOptions;
+  /** sc-presence: scpDbTablename. Default `'SCPresence_users'`. */
+  tableName?: string;
+  /** Property of the verified auth token that is the user id (scpUserIdField). Default `'user_id'`. */
+  userIdField?: string;
+  /** Channel name of each socket's own presence row (scpPresenceChannel). Default `'_SCPRESENCE'`. */
+  presenceChannel?: string;
+  /** The user count publisher; `false` turns it off. */
+  usercount?: UsercountOptions | false;
+  heartbeat?: HeartbeatOptions;
+  gc?: GcOptions;
+  /** A user whose last session closed goes offline only if no session returns within this. Default 0. */
+  offlineGraceMs?: number;
+  /** Attach scc-broker-client so that publishes reach every instance. */
+  scc?: SccOptions;
+  /** Make PresenceService injectable everywhere. Default `true`. */
+  isGlobal?: boolean;
+  /** Per-channel presence (who is in a room). Default `false`. */
+  channelPresence?: ChannelPresenceOptions | false;
+  /** How long socket changes are gathered before one batch is written. Default 20 ms. */
+  flushIntervalMs?: number;
+}

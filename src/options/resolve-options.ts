@@ -1,0 +1,223 @@
+import { PresenceConfigError } from '../presence.errors.js';
+import { MAX_CHANNEL_LENGTH } from '../presence.constants.js';
+import type { DataSourceOptions } from 'typeorm';
+import type { PresenceModuleOptions } from './presence-options.interface.js';
+import type { ResolvedDatabase, ResolvedPresenceOptions } from './resolved-options.interface.js';
+
+/** socketcluster-server's own default, used to size the heartbeat when no pingInterval is given. */
+const SC_DEFAULT_PING_INTERVAL = 8000;
+const DATABASE_TYPES = ['mysql', 'mariadb', 'better-sqlite3'];
+const USERCOUNT_TYPES = ['users', 'sockets', 'subscriptions'];
+/** Suffixes are appended to the table name for the module's other tables, so keep it short and plain. */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/;
+
+type Obj = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Checker {
+  readonly problems: string[] = [];
+
+  fail(path: string, expected: string, value: unknown): void {
+    this.problems.push(`${path} must be ${expected} (got ${describe(value)})`);
+  }
+
+  string(path: string, value: unknown, fallback: string, max = MAX_CHANNEL_LENGTH): string {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+      this.fail(path, `a non-empty string of at most ${max} characters`, value);
+      return fallback;
+    }
+    return value;
+  }
+
+  int(path: string, value: unknown, fallback: number, min: number): number {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      this.fail(path, `an integer >= ${min}`, value);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(path: string, value: unknown, fallback: T, allowed: readonly string[]): T {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      this.fail(path, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  object(path: string, value: unknown): Obj {
+    if (value === undefined) return {};
+    if (!isObject(value)) {
+      this.fail(path, 'an object', value);
+      return {};
+    }
+    return value;
+  }
+
+  unknownKeys(path: string, value: Obj, known: readonly string[]): void {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) this.problems.push(`${path}${key} is not an option (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : `'${value}'`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' || typeof value === 'function' ? `a ${typeof value}` : String(value);
+}
+
+const KNOWN_OPTIONS = [
+  'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
+  'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs',
+] as const;
+
+/** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
+export function resolvePresenceOptions(input: PresenceModuleOptions | undefined): ResolvedPresenceOptions {
+  const c = new Checker();
+  const raw = c.object('options', input ?? {});
+  c.unknownKeys('', raw, KNOWN_OPTIONS);
+
+  const server = raw.server as ResolvedPresenceOptions['server'];
+  if (server !== undefined && !(isObject(server) && typeof (server as Obj).listener === 'function' && isObject((server as Obj).exchange))) {
+    c.fail('server', 'an AGServer from socketcluster-server', server);
+  }
+  const socketcluster = c.object('socketcluster', raw.socketcluster);
+  if (server && raw.socketcluster !== undefined) {
+    c.problems.push('socketcluster cannot be combined with server: set those options on your own AGServer');
+  }
+
+  const tableName = c.string('tableName', raw.tableName, 'SCPresence_users');
+  if (!TABLE_NAME.test(tableName)) c.fail('tableName', 'letters, digits and _ (at most 51, not starting with a digit)', tableName);
+
+  const usercount = resolveUsercount(c, raw.usercount);
+  const heartbeatRaw = c.object('heartbeat', raw.heartbeat);
+  c.unknownKeys('heartbeat.', heartbeatRaw, ['pingsPerUpdate']);
+  const pingsPerUpdate = c.int('heartbeat.pingsPerUpdate', heartbeatRaw.pingsPerUpdate, 6, 1);
+  const pingInterval = server?.pingInterval ?? (socketcluster.pingInterval as number | undefined) ?? SC_DEFAULT_PING_INTERVAL;
+  const periodMs = pingInterval * pingsPerUpdate;
+
+  const gcRaw = c.object('gc', raw.gc);
+  c.unknownKeys('gc.', gcRaw, ['enabled', 'intervalMs', 'thresholdMs']);
+  let enabled: boolean | 'auto' = 'auto';
+  if (gcRaw.enabled !== undefined) {
+    if (gcRaw.enabled === true || gcRaw.enabled === false || gcRaw.enabled === 'auto') enabled = gcRaw.enabled;
+    else c.fail('gc.enabled', "true, false or 'auto'", gcRaw.enabled);
+  }
+  const gc = {
+    enabled,
+    intervalMs: c.int('gc.intervalMs', gcRaw.intervalMs, 60_000, 10),
+    thresholdMs: c.int('gc.thresholdMs', gcRaw.thresholdMs, 120_000, 10),
+  };
+  if (gc.thresholdMs <= periodMs) {
+    c.problems.push(
+      `gc.thresholdMs (${gc.thresholdMs}) must be longer than the heartbeat period, pingInterval × heartbeat.pingsPerUpdate ` +
+        `(${pingInterval} × ${pingsPerUpdate} = ${periodMs}), or live rows would be collected`,
+    );
+  }
+
+  const isGlobal = raw.isGlobal ?? true;
+  if (typeof isGlobal !== 'boolean') c.fail('isGlobal', 'a boolean', isGlobal);
+
+  const resolved: ResolvedPresenceOptions = {
+    server,
+    socketcluster: { path: '/socketcluster/', ...socketcluster },
+    database: resolveDatabase(c, raw.database),
+    tableName,
+    userIdField: c.string('userIdField', raw.userIdField, 'user_id'),
+    presenceChannel: c.string('presenceChannel', raw.presenceChannel, '_SCPRESENCE'),
+    usercount,
+    heartbeat: { pingsPerUpdate, periodMs },
+    gc,
+    offlineGraceMs: c.int('offlineGraceMs', raw.offlineGraceMs, 0, 0),
+    scc: resolveScc(c, raw.scc),
+    isGlobal: isGlobal === true,
+    channelPresence: resolveChannelPresence(c, raw.channelPresence),
+    flushIntervalMs: c.int('flushIntervalMs', raw.flushIntervalMs, 20, 0),
+  };
+  if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
+  return resolved;
+}
+
+function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {
+  if (value === false) return false;
+  const raw = c.object('usercount', value);
+  c.unknownKeys('usercount.', raw, ['channel', 'type', 'startupQuietMs', 'connectDelayMs']);
+  return {
+    channel: c.string('usercount.channel', raw.channel, 'USERCOUNT'),
+    type: c.oneOf('usercount.type', raw.type, 'users', USERCOUNT_TYPES),
+    startupQuietMs: c.int('usercount.startupQuietMs', raw.startupQuietMs, 60_000, 0),
+    connectDelayMs: c.int('usercount.connectDelayMs', raw.connectDelayMs, 3000, 0),
+  };
+}
+
+function resolveDatabase(c: Checker, value: unknown): ResolvedDatabase {
+  if (value === undefined) {
+    return { kind: 'own', options: { type: 'better-sqlite3', database: ':memory:' }, migrationsRun: true };
+  }
+  const raw = c.object('database', value);
+  let migrationsRun = true;
+  if (raw.migrationsRun !== undefined) {
+    if (typeof raw.migrationsRun === 'boolean') migrationsRun = raw.migrationsRun;
+    else c.fail('database.migrationsRun', 'a boolean', raw.migrationsRun);
+  }
+  if ('dataSourceName' in raw) {
+    const dataSourceName = c.string('database.dataSourceName', raw.dataSourceName, 'default');
+    return { kind: 'shared', dataSourceName, migrationsRun };
+  }
+  if (!DATABASE_TYPES.includes(raw.type as string)) {
+    c.fail('database.type', `one of ${DATABASE_TYPES.map((t) => `'${t}'`).join(', ')} (or give database.dataSourceName)`, raw.type);
+  }
+  const { migrationsRun: _ignored, ...connection } = raw;
+  // The module writes with its own SQL, so TypeORM must never alter the schema behind the migration's back.
+  const options = { ...connection, synchronize: false, migrationsRun: false } as Obj;
+  if (raw.type !== 'better-sqlite3') {
+    // UTC on the wire keeps SCP_updated comparable between hosts in other time zones.
+    options.timezone ??= 'Z';
+    options.charset ??= 'utf8mb4';
+  }
+  return { kind: 'own', options: options as unknown as DataSourceOptions, migrationsRun };
+}
+
+function resolveScc(c: Checker, value: unknown): ResolvedPresenceOptions['scc'] {
+  if (value === undefined) return undefined;
+  const raw = c.object('scc', value);
+  if (typeof raw.stateServerHost !== 'string' || raw.stateServerHost === '') {
+    c.fail('scc.stateServerHost', 'a host name', raw.stateServerHost);
+  }
+  if (raw.stateServerPort !== undefined) c.int('scc.stateServerPort', raw.stateServerPort, 7777, 1);
+  return raw as ResolvedPresenceOptions['scc'];
+}
+
+function resolveChannelPresence(c: Checker, value: unknown): ResolvedPresenceOptions['channelPresence'] {
+  if (value === undefined || value === false) return false;
+  const raw = c.object('channelPresence', value);
+  c.unknownKeys('channelPresence.', raw, ['channels', 'prefix', 'canSubscribe']);
+  const channels = raw.channels;
+  let matches: (channel: string) => boolean = () => false;
+  if (Array.isArray(channels) && channels.every((ch) => typeof ch === 'string')) {
+    const set = new Set(channels as string[]);
+    matches = (channel) => set.has(channel);
+  } else if (channels instanceof RegExp) {
+    // A fresh RegExp without the g/y flags: test() must not carry lastIndex from one channel to the next.
+    const re = new RegExp(channels.source, channels.flags.replace(/[gy]/g, ''));
+    matches = (channel) => re.test(channel);
+  } else if (typeof channels === 'function') {
+    matches = (channel) => (channels as (ch: string) => unknown)(channel) === true;
+  } else {
+    c.fail('channelPresence.channels', 'an array of channel names, a RegExp or a function', channels);
+  }
+  if (raw.canSubscribe !== undefined && typeof raw.canSubscribe !== 'function') {
+    c.fail('channelPresence.canSubscribe', 'a function (socket, channel) => boolean | Promise<boolean>', raw.canSubscribe);
+  }
+  return {
+    matches,
+    prefix: c.string('channelPresence.prefix', raw.prefix, 'presence:'),
+    canSubscribe: raw.canSubscribe as never,
+  };
+}

@@ -1,0 +1,31 @@
+import type { AGServer, AGServerSocket } from 'socketcluster-server';
+import type { DataSourceOptions } from 'typeorm';
+import type { SccOptions, UsercountType } from './presence-options.interface.js';
+
+export type ResolvedDatabase =
+  | { kind: 'own'; options: DataSourceOptions; migrationsRun: boolean }
+  | { kind: 'shared'; dataSourceName: string; migrationsRun: boolean };
+
+/** The options after validation, with every default applied (once, here). */
+export interface ResolvedPresenceOptions {
+  server?: AGServer;
+  socketcluster: AGServer.AGServerOptions;
+  database: ResolvedDatabase;
+  tableName: string;
+  userIdField: string;
+  presenceChannel: string;
+  usercount: false | { channel: string; type: UsercountType; startupQuietMs: number; connectDelayMs: number };
+  heartbeat: { pingsPerUpdate: number; periodMs: number };
+  gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number };
+  offlineGraceMs: number;
+  scc?: SccOptions;
+  isGlobal: boolean;
+  channelPresence:
+    | false
+    | {
+        matches: (channel: string) => boolean;
+        prefix: string;
+        canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
+      };
+  flushIntervalMs: number;
+}

@@ -1,0 +1,16 @@
+/** Procedure a client invokes to set its own socket's status. */
+export const SET_STATUS_PROCEDURE = 'presence.setStatus';
+
+/** Procedure a client invokes for the members of a channel (channel presence). */
+export const MEMBERS_PROCEDURE = 'presence.members';
+
+/** Widths of the sc-presence columns; values that do not fit are refused, never truncated. */
+export const MAX_CHANNEL_LENGTH = 255;
+export const MAX_USER_ID_LENGTH = 255;
+export const MAX_ORIGIN_LENGTH = 1024;
+export const MAX_IP_LENGTH = 255;
+/** Token payloads larger than this (as JSON) are stored as NULL, so one huge token cannot fail a batch. */
+export const MAX_AUTH_TOKEN_JSON_LENGTH = 16000;
+
+export const GC_INTERVAL_NAME = 'nestjs-sc-presence:gc';
+export const HEARTBEAT_INTERVAL_NAME = 'nestjs-sc-presence:heartbeat';

@@ -1,0 +1,22 @@
+/**
+ * Error a client receives when the module refuses its request (bad status value, channel name too long,
+ * not allowed to see a channel's presence). socketcluster-client rejects the invoke with an error whose
+ * `name` is `'PresenceError'`.
+ */
+export class PresenceError extends Error {
+  override readonly name = 'PresenceError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** The module options are wrong; the message names the option and says what it accepts. */
+export class PresenceConfigError extends Error {
+  override readonly name = 'PresenceConfigError';
+  constructor(readonly problems: string[]) {
+    super(
+      `PresenceModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Fix them in PresenceModule.forRoot() / forRootAsync().',
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { PresenceGc } from './cluster/presence-gc.js';
+import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
+import { PresenceInstance } from './cluster/presence-instance.js';
+import { PresenceConfig } from './options/presence.config.js';
+import { ConfigurableModuleClass } from './presence.module-definition.js';
+import { PresenceOrchestrator } from './presence.orchestrator.js';
+import { PresenceService } from './presence.service.js';
+import { AgServerHost } from './socketcluster/ag-server.host.js';
+import { LiveSessions } from './socketcluster/live-sessions.js';
+import { PresenceTracker } from './socketcluster/presence.tracker.js';
+import { PresenceStore } from './store/presence.store.js';
+import { PresenceWriter } from './store/presence.writer.js';
+import { UsercountPublisher } from './usercount/usercount.publisher.js';
+
+/**
+ * Tracks every SocketCluster socket and subscription in a shared table.
+ *
+ * ```ts
+ * PresenceModule.forRoot({ database: { type: 'mysql', url: process.env.DATABASE_URL } })
+ * PresenceModule.forRootAsync({ inject: [ConfigService], useFactory: (config) => ({ … }) })
+ * ```
+ */
+@Module({
+  imports: [ScheduleModule.forRoot()],
+  providers: [
+    PresenceConfig,
+    PresenceInstance,
+    PresenceStore,
+    LiveSessions,
+    PresenceWriter,
+    AgServerHost,
+    PresenceTracker,
+    UsercountPublisher,
+    PresenceHeartbeat,
+    PresenceGc,
+    PresenceOrchestrator,
+    PresenceService,
+  ],
+  exports: [PresenceService, AgServerHost],
+})
+export class PresenceModule extends ConfigurableModuleClass {}

@@ -1,0 +1,69 @@
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { PresenceGc } from './cluster/presence-gc.js';
+import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
+import { PresenceInstance } from './cluster/presence-instance.js';
+import { PresenceConfig } from './options/presence.config.js';
+import { AgServerHost } from './socketcluster/ag-server.host.js';
+import { PresenceTracker } from './socketcluster/presence.tracker.js';
+import { PresenceStore } from './store/presence.store.js';
+import { PresenceWriter } from './store/presence.writer.js';
+import { UsercountPublisher } from './usercount/usercount.publisher.js';
+
+/**
+ * Starts and stops the module's parts in one order, so that nothing runs before the options are valid and the
+ * tables exist, and nothing is left running after `app.close()`.
+ */
+@Injectable()
+export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('PresenceModule');
+  private started = false;
+
+  constructor(
+    private readonly config: PresenceConfig,
+    private readonly store: PresenceStore,
+    private readonly host: AgServerHost,
+    private readonly tracker: PresenceTracker,
+    private readonly writer: PresenceWriter,
+    private readonly usercount: UsercountPublisher,
+    private readonly heartbeat: PresenceHeartbeat,
+    private readonly gc: PresenceGc,
+    private readonly instance: PresenceInstance,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const options = this.config.options; // throws the PresenceConfigError, failing app.init()
+    await this.store.init();
+    const server = this.host.get();
+    this.writer.onFlush((result) => this.usercount.changed(result));
+    await this.heartbeat.start();
+    this.tracker.attach(server);
+    this.usercount.start(server);
+    this.gc.start();
+    this.started = true;
+    this.logger.log(
+      `tracking presence on ${this.store.connection.options.type} table '${options.tableName}' as instance ${this.instance.id}`,
+    );
+  }
+
+  /** Stop taking events, close the server we own, write what is queued, then remove this instance's rows. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.usercount.stop();
+    await this.gc.stop();
+    await this.heartbeat.stop();
+    await this.tracker.stop();
+    await this.host.close();
+    await this.writer.drain();
+    this.writer.stop();
+    try {
+      await this.store.removeInstance(this.instance.id);
+    } catch (error) {
+      this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import type { AGServerSocket } from 'socketcluster-server';
+import type { SessionStatus } from '../options/presence-options.interface.js';
+
+export interface LiveSession {
+  readonly socket: AGServerSocket;
+  status: SessionStatus;
+  readonly connectedAt: Date;
+}
+
+/** The sockets open on this instance: the in-memory truth that the table is made to match. */
+@Injectable()
+export class LiveSessions {
+  private readonly sessions = new Map<string, LiveSession>();
+
+  add(socket: AGServerSocket): LiveSession {
+    let session = this.sessions.get(socket.id);
+    if (!session) {
+      session = { socket, status: 'online', connectedAt: new Date() };
+      this.sessions.set(socket.id, session);
+    }
+    return session;
+  }
+
+  remove(socketId: string): void {
+    this.sessions.delete(socketId);
+  }
+
+  /** The session of an open socket; a socket that has begun closing has none. */
+  get(socketId: string): LiveSession | undefined {
+    const session = this.sessions.get(socketId);
+    return session && session.socket.state === session.socket.OPEN ? session : undefined;
+  }
+
+  ids(): IterableIterator<string> {
+    return this.sessions.keys();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}

@@ -1,0 +1,13 @@
+/** The module's tables, all named after the sc-presence table so that several deployments can share a schema. */
+export function presenceTableNames(tableName: string) {
+  return {
+    /** The sc-presence table: one row per (socket, channel) plus one per socket on the presence channel. */
+    sockets: tableName,
+    /** One row per running instance, its lease renewed every heartbeat. */
+    instances: `${tableName}_instances`,
+    /** One row per user who has been seen: the status hooks fire from changes of this row. */
+    status: `${tableName}_status`,
+  };
+}
+
+export type PresenceTableNames = ReturnType<typeof presenceTableNames>;

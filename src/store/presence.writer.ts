@@ -1,0 +1,237 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { PresenceInstance } from '../cluster/presence-instance.js';
+import { PresenceConfig } from '../options/presence.config.js';
+import type { SessionStatus } from '../options/presence-options.interface.js';
+import { LiveSessions, type LiveSession } from '../socketcluster/live-sessions.js';
+import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.js';
+import { PresenceStore, type SocketRecord, type WriteBatch } from './presence.store.js';
+
+/** What the table holds for one socket, as far as this instance knows: the base the next diff is made against. */
+interface Stored {
+  userId: string | null;
+  token: unknown;
+  status: SessionStatus;
+  channels: Set<string>;
+}
+
+/** What one successful flush changed. */
+export interface FlushResult {
+  joinedSockets: number;
+  leftSockets: number;
+  joinedChannels: number;
+  leftChannels: number;
+  /** Sockets whose user or status changed. */
+  rekeyedSockets: number;
+  /** Users whose set of sessions or session statuses may have changed (old and new user of a re-keyed socket). */
+  users: Set<string>;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Write-behind queue between the tracker and the store. Events only mark a socket dirty; a flush compares each
+ * dirty socket's live state with what was last stored and writes the difference for all of them at once. So a
+ * socket that connects and leaves within one flush costs nothing, and a storm of N connects costs N / 500
+ * statements. Failed writes keep their sockets dirty and are retried with backoff: memory stays bounded by the
+ * number of sockets, and after an outage the table is reconciled with the live sockets.
+ */
+@Injectable()
+export class PresenceWriter {
+  private readonly logger = new Logger('PresenceWriter');
+  private readonly dirty = new Set<string>();
+  private readonly stored = new Map<string, Stored>();
+  private readonly listeners: Array<(result: FlushResult) => void | Promise<void>> = [];
+  private readonly warnedTokens = new WeakSet<object>();
+  private waiters: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failures = 0;
+  private reconcileNeeded = false;
+  private stopped = false;
+
+  constructor(
+    private readonly config: PresenceConfig,
+    private readonly store: PresenceStore,
+    private readonly sessions: LiveSessions,
+    private readonly instance: PresenceInstance,
+  ) {}
+
+  /** Called after every successful flush, in order; a listener's error is logged and does not stop the others. */
+  onFlush(listener: (result: FlushResult) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  touch(socketId: string): void {
+    this.dirty.add(socketId);
+    this.schedule(this.config.options.flushIntervalMs);
+  }
+
+  /** After an outage: rewrite every live socket and delete whatever else this instance left in the table. */
+  requestReconcile(): void {
+    this.reconcileNeeded = true;
+    this.schedule(0);
+  }
+
+  /** Resolves once everything touched so far is stored. */
+  written(): Promise<void> {
+    if (this.dirty.size === 0 && !this.flushing && !this.reconcileNeeded) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Writes everything still queued; used before shutdown. Gives up after a few failed attempts. */
+  async drain(attempts = 3): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let i = 0; i < attempts && (this.dirty.size > 0 || this.flushing); i++) {
+      await this.flushing;
+      if (this.dirty.size > 0) await this.flush();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped || this.timer || this.flushing) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = undefined;
+      if (this.dirty.size > 0 || this.reconcileNeeded || this.waiters.length > 0) {
+        this.schedule(this.failures > 0 ? Math.min(100 * 2 ** (this.failures - 1), MAX_BACKOFF_MS) : this.config.options.flushIntervalMs);
+      }
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const reconcile = this.reconcileNeeded;
+    if (reconcile) {
+      for (const id of this.sessions.ids()) this.dirty.add(id);
+      for (const id of this.stored.keys()) this.dirty.add(id);
+    }
+    const ids = [...this.dirty];
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.dirty.clear();
+    this.reconcileNeeded = false;
+    const { batch, next, result } = this.diff(ids, reconcile);
+    const now = new Date();
+    try {
+      if (batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length > 0) {
+        await this.store.write(batch, this.instance.id, now);
+      }
+      if (reconcile) {
+        // Every live row was just written at `now`: older rows of this instance are ghosts of the outage.
+        const ghosts = await this.store.removeStaleRowsOf(this.instance.id, now);
+        if (ghosts > 0) {
+          result.leftSockets += ghosts;
+          this.logger.log(`reconciled the table with the live sockets: ${ghosts} stale rows removed`);
+        }
+      }
+    } catch (error) {
+      for (const id of ids) this.dirty.add(id);
+      this.reconcileNeeded ||= reconcile;
+      this.waiters.unshift(...waiters);
+      this.failures++;
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.logger.error(`writing ${ids.length} sockets failed (attempt ${this.failures}), will retry: ${(error as Error).message}`);
+      }
+      return;
+    }
+    if (this.failures > 0) {
+      this.logger.log(`writes succeed again after ${this.failures} failed attempts`);
+      this.failures = 0;
+      if (!reconcile) this.requestReconcile();
+    }
+    for (const [id, value] of next) {
+      if (value) this.stored.set(id, value);
+      else this.stored.delete(id);
+    }
+    for (const listener of this.listeners) {
+      try {
+        await listener(result);
+      } catch (error) {
+        this.logger.error(`a flush listener failed: ${(error as Error).message}`, (error as Error).stack);
+      }
+    }
+    for (const resolve of waiters) resolve();
+  }
+
+  private diff(ids: string[], rewriteAll: boolean) {
+    const { userIdField, presenceChannel } = this.config.options;
+    const batch: WriteBatch = { upserts: [], removedSockets: [], removedChannels: [] };
+    const next = new Map<string, Stored | null>();
+    const result: FlushResult = {
+      joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0, users: new Set(),
+    };
+    for (const id of ids) {
+      const live = this.sessions.get(id);
+      const before = rewriteAll ? undefined : this.stored.get(id);
+      const previous = this.stored.get(id);
+      if (!live) {
+        if (previous) {
+          if (!rewriteAll) batch.removedSockets.push(id);
+          result.leftSockets++;
+          result.leftChannels += previous.channels.size;
+          if (previous.userId !== null) result.users.add(previous.userId);
+          next.set(id, null);
+        }
+        continue;
+      }
+      const token = live.socket.authToken;
+      const { userId, problem } = userIdOf(token, userIdField);
+      if (problem && token && !this.warnedTokens.has(token)) {
+        this.warnedTokens.add(token);
+        this.logger.warn(`socket ${id} is tracked as anonymous: ${problem}`);
+      }
+      const channels = new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null));
+      const rekey = !before || before.token !== token || before.userId !== userId || before.status !== live.status;
+      if (rekey) {
+        batch.upserts.push({ socket: this.record(live, userId, token), presence: true, channels: [...channels] });
+        if (!previous) result.joinedSockets++;
+        else result.rekeyedSockets++;
+      } else {
+        const added = [...channels].filter((ch) => !before.channels.has(ch));
+        if (added.length > 0) batch.upserts.push({ socket: this.record(live, userId, token), presence: false, channels: added });
+      }
+      for (const ch of channels) if (!previous?.channels.has(ch)) result.joinedChannels++;
+      if (previous) {
+        for (const ch of previous.channels) {
+          if (channels.has(ch)) continue;
+          result.leftChannels++;
+          if (before) batch.removedChannels.push({ socketId: id, channel: ch });
+        }
+        if (previous.userId !== null) result.users.add(previous.userId);
+      }
+      if (userId !== null) result.users.add(userId);
+      next.set(id, { userId, token, status: live.status, channels });
+    }
+    return { batch, next, result };
+  }
+
+  private record(live: LiveSession, userId: string | null, token: unknown): SocketRecord {
+    return {
+      socketId: live.socket.id,
+      userId,
+      authToken: tokenJsonOf(token),
+      ip: ipOf(live.socket),
+      origin: originOf(live.socket),
+      status: live.status,
+      connectedAt: live.connectedAt,
+    };
+  }
+}
