@@ -1,0 +1,108 @@
+import 'reflect-metadata';
+import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { DataSource } from 'typeorm';
+import type { AGServer } from 'socketcluster-server';
+import { PresenceModule, PresenceService, type PresenceModuleOptions } from '../../src/index.js';
+
+export const MYSQL_URL = process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export type Backend = 'sqlite' | 'mariadb';
+export const BACKENDS: Backend[] = (process.env.PRESENCE_TEST_BACKENDS?.split(',') as Backend[]) ?? ['sqlite', 'mariadb'];
+
+/** A table name of its own for each app, so that test files can share the MariaDB server. */
+export function uniqueTable(prefix = 'scp'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export function databaseOptions(backend: Backend, sqliteFile?: string): PresenceModuleOptions['database'] {
+  return backend === 'mariadb'
+    ? { type: 'mysql', url: MYSQL_URL }
+    : { type: 'better-sqlite3', database: sqliteFile ?? ':memory:' };
+}
+
+/** Options that make a test fast: no quiet period, no connect delay, a short flush. */
+export function fastOptions(backend: Backend, extra: PresenceModuleOptions = {}): PresenceModuleOptions {
+  return {
+    database: databaseOptions(backend),
+    tableName: uniqueTable(),
+    flushIntervalMs: 5,
+    ...extra,
+    usercount: extra.usercount === false ? false : { startupQuietMs: 0, connectDelayMs: 0, ...(extra.usercount || {}) },
+  };
+}
+
+export interface PresenceApp {
+  app: INestApplication;
+  port: number;
+  presence: PresenceService;
+  server: AGServer;
+  options: PresenceModuleOptions;
+  /** Plain SQL against the module's own connection (what another service would run). */
+  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
+  table: string;
+  close(): Promise<void>;
+}
+
+/** Boots a real Nest app with PresenceModule on an ephemeral port. */
+export async function startPresenceApp(
+  options: PresenceModuleOptions,
+  metadata: ModuleMetadata = {},
+): Promise<PresenceApp> {
+  const moduleRef = await Test.createTestingModule({
+    ...metadata,
+    imports: [PresenceModule.forRoot(options), ...(metadata.imports ?? [])],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: process.env.PRESENCE_TEST_LOGS ? undefined : false });
+  await app.listen(0, '127.0.0.1');
+  return wrap(app, options);
+}
+
+export function wrap(app: INestApplication, options: PresenceModuleOptions): PresenceApp {
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const presence = app.get(PresenceService);
+  const dataSource = (presence as unknown as { store: { connection: DataSource } }).store.connection;
+  let closed = false;
+  return {
+    app,
+    port,
+    presence,
+    server: presence.server,
+    options,
+    table: options.tableName ?? 'SCPresence_users',
+    sql: (query, params = []) => dataSource.query(query, params),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+    },
+  };
+}
+
+/** Drops the module's tables of a MariaDB test app (SQLite in memory goes with the connection). */
+export async function dropTables(table: string): Promise<void> {
+  const ds = new DataSource({ type: 'mysql', url: MYSQL_URL });
+  await ds.initialize();
+  try {
+    await ds.query(`DROP TABLE IF EXISTS \`${table}\`, \`${table}_instances\`, \`${table}_status\``);
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** Polls `check` until it returns without throwing (an `expect` inside), or fails with its last error. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
