@@ -1,0 +1,100 @@
+import { describe, it, expect } from 'vitest';
+import type { DataSource } from 'typeorm';
+import { dialectOf, fromSqlTime, mysqlDialect, sqliteDialect, toSqlTime } from '../../src/store/sql-dialect.js';
+
+const COLUMNS = ['SCP_socket_id', 'SCP_channel', 'SCP_updated'];
+const CONFLICT = ['SCP_socket_id', 'SCP_channel'];
+const UPDATE = ['SCP_updated'];
+
+describe('mysqlDialect', () => {
+  it('writes an upsert of 2 rows with ON DUPLICATE KEY UPDATE', () => {
+    expect(mysqlDialect.upsert('SCPresence_users', COLUMNS, 2, CONFLICT, UPDATE)).toBe(
+      'INSERT INTO `SCPresence_users` (`SCP_socket_id`, `SCP_channel`, `SCP_updated`) VALUES (?, ?, ?), (?, ?, ?) ' +
+        'ON DUPLICATE KEY UPDATE `SCP_updated` = VALUES(`SCP_updated`)',
+    );
+  });
+
+  it('updates every listed column', () => {
+    expect(mysqlDialect.upsert('t', ['a', 'b', 'c'], 1, ['a'], ['b', 'c'])).toBe(
+      'INSERT INTO `t` (`a`, `b`, `c`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `b` = VALUES(`b`), `c` = VALUES(`c`)',
+    );
+  });
+
+  it('quotes identifiers with backticks', () => {
+    expect(mysqlDialect.id('SCP_channel')).toBe('`SCP_channel`');
+  });
+
+  it('reads times as text with microseconds', () => {
+    expect(mysqlDialect.timeText('SCP_updated')).toBe("DATE_FORMAT(SCP_updated, '%Y-%m-%d %H:%i:%s.%f')");
+  });
+});
+
+describe('sqliteDialect', () => {
+  it('writes an upsert of 2 rows with ON CONFLICT … DO UPDATE', () => {
+    expect(sqliteDialect.upsert('SCPresence_users', COLUMNS, 2, CONFLICT, UPDATE)).toBe(
+      'INSERT INTO "SCPresence_users" ("SCP_socket_id", "SCP_channel", "SCP_updated") VALUES (?, ?, ?), (?, ?, ?) ' +
+        'ON CONFLICT ("SCP_socket_id", "SCP_channel") DO UPDATE SET "SCP_updated" = excluded."SCP_updated"',
+    );
+  });
+
+  it('updates every listed column', () => {
+    expect(sqliteDialect.upsert('t', ['a', 'b', 'c'], 1, ['a'], ['b', 'c'])).toBe(
+      'INSERT INTO "t" ("a", "b", "c") VALUES (?, ?, ?) ON CONFLICT ("a") DO UPDATE SET "b" = excluded."b", "c" = excluded."c"',
+    );
+  });
+
+  it('quotes identifiers with double quotes', () => {
+    expect(sqliteDialect.id('SCP_channel')).toBe('"SCP_channel"');
+  });
+
+  it('reads times as the stored text', () => {
+    expect(sqliteDialect.timeText('SCP_updated')).toBe('SCP_updated');
+  });
+});
+
+describe('dialectOf', () => {
+  const dataSource = (type: string) => ({ options: { type } }) as unknown as DataSource;
+
+  it('uses the MySQL dialect for mysql and mariadb', () => {
+    expect(dialectOf(dataSource('mysql'))).toBe(mysqlDialect);
+    expect(dialectOf(dataSource('mariadb'))).toBe(mysqlDialect);
+  });
+
+  it('uses the SQLite dialect for better-sqlite3', () => {
+    expect(dialectOf(dataSource('better-sqlite3'))).toBe(sqliteDialect);
+  });
+
+  it('refuses other databases, naming the type', () => {
+    expect(() => dialectOf(dataSource('postgres'))).toThrow(/'postgres'/);
+  });
+});
+
+describe('toSqlTime / fromSqlTime', () => {
+  const date = new Date('2026-01-02T03:04:05.123Z');
+
+  it('writes UTC text with milliseconds', () => {
+    expect(toSqlTime(date)).toBe('2026-01-02 03:04:05.123');
+  });
+
+  it('round-trips a date with milliseconds', () => {
+    expect(fromSqlTime(toSqlTime(date)).getTime()).toBe(date.getTime());
+  });
+
+  it('round-trips 000 and 999 milliseconds', () => {
+    for (const iso of ['2026-12-31T23:59:59.999Z', '2026-06-15T12:00:00.000Z']) {
+      expect(fromSqlTime(toSqlTime(new Date(iso))).toISOString()).toBe(iso);
+    }
+  });
+
+  it('reads MySQL\'s six-digit fraction as UTC', () => {
+    expect(fromSqlTime('2026-01-02 03:04:05.123000').toISOString()).toBe('2026-01-02T03:04:05.123Z');
+  });
+
+  it('reads text without a fraction as UTC', () => {
+    expect(fromSqlTime('2026-01-02 03:04:05').toISOString()).toBe('2026-01-02T03:04:05.000Z');
+  });
+
+  it('passes a Date through', () => {
+    expect(fromSqlTime(date)).toBe(date);
+  });
+});
