@@ -1,5 +1,11 @@
 export { PresenceModule } from './presence.module.js';
-export { PresenceService } from './presence.service.js';
+export { PresenceService, type UserStatusDetails } from './presence.service.js';
+export {
+  OnPresenceCleanup, OnSessionConnected, OnSessionDisconnected, OnUserIdle, OnUserOffline, OnUserOnline,
+} from './events/presence.decorators.js';
+export type {
+  CleanupEvent, PresenceEvent, PresenceEventType, SessionEvent, StatusReason, UserStatusEvent,
+} from './events/presence-event.interface.js';
 export { PresenceError, PresenceConfigError } from './presence.errors.js';
 export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.js';
 export type {

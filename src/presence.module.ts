@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { PresenceEvents } from './events/presence-events.js';
+import { PresenceMetadataAccessor } from './events/presence-metadata.accessor.js';
+import { PresenceExplorer } from './events/presence.explorer.js';
+import { PresenceStatus } from './status/presence-status.js';
 import { PresenceGc } from './cluster/presence-gc.js';
 import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
 import { PresenceInstance } from './cluster/presence-instance.js';
@@ -23,7 +28,7 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
  * ```
  */
 @Module({
-  imports: [ScheduleModule.forRoot()],
+  imports: [ScheduleModule.forRoot(), DiscoveryModule],
   providers: [
     PresenceConfig,
     PresenceInstance,
@@ -35,6 +40,10 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
     UsercountPublisher,
     PresenceHeartbeat,
     PresenceGc,
+    PresenceEvents,
+    PresenceMetadataAccessor,
+    PresenceExplorer,
+    PresenceStatus,
     PresenceOrchestrator,
     PresenceService,
   ],

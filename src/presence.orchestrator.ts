@@ -8,6 +8,9 @@ import { PresenceTracker } from './socketcluster/presence.tracker.js';
 import { PresenceStore } from './store/presence.store.js';
 import { PresenceWriter } from './store/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
+import { PresenceEvents } from './events/presence-events.js';
+import { PresenceExplorer } from './events/presence.explorer.js';
+import { PresenceStatus } from './status/presence-status.js';
 
 /**
  * Starts and stops the module's parts in one order, so that nothing runs before the options are valid and the
@@ -28,12 +31,17 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     private readonly heartbeat: PresenceHeartbeat,
     private readonly gc: PresenceGc,
     private readonly instance: PresenceInstance,
+    private readonly status: PresenceStatus,
+    private readonly events: PresenceEvents,
+    private readonly explorer: PresenceExplorer,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const options = this.config.options; // throws the PresenceConfigError, failing app.init()
     await this.store.init();
     const server = this.host.get();
+    this.explorer.explore();
+    this.writer.onFlush((result) => this.status.flushed(result));
     this.writer.onFlush((result) => this.usercount.changed(result));
     await this.heartbeat.start();
     this.tracker.attach(server);
@@ -57,10 +65,15 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     await this.writer.drain();
     this.writer.stop();
     try {
-      await this.store.removeInstance(this.instance.id);
+      // With an offline grace, users of this instance keep their status for it: they may be reconnecting to
+      // another instance (a rolling deploy). The GC leader's sweep takes the others offline.
+      const removed = await this.store.removeInstance(this.instance.id, new Date(), this.config.options.offlineGraceMs > 0);
+      this.status.applied({ changes: removed.changes, deferred: [] }, { reason: 'disconnect', instanceId: this.instance.id });
     } catch (error) {
       this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
     }
+    this.status.stop();
+    this.events.complete();
   }
 
   async onApplicationShutdown(): Promise<void> {

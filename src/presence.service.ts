@@ -5,11 +5,21 @@ import type { SessionStatus, UserStatus, UsercountType } from './options/presenc
 import { PresenceError } from './presence.errors.js';
 import type { PresenceSession } from './presence-session.interface.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { LiveSessions } from './socketcluster/live-sessions.js';
+import { PresenceTracker } from './socketcluster/presence.tracker.js';
 import { channelProblem } from './socketcluster/socket-identity.js';
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
-import { PresenceWriter } from './store/presence.writer.js';
+import type { Observable } from 'rxjs';
+import type { PresenceEvent } from './events/presence-event.interface.js';
+import { PresenceEvents } from './events/presence-events.js';
+
+export interface UserStatusDetails {
+  status: UserStatus;
+  /** When the stored status last changed; null if the user was never seen. */
+  since: Date | null;
+  /** When a session of the user was last seen changing or closing; null if never seen. */
+  lastSeen: Date | null;
+}
 
 const USERCOUNT_TYPES: readonly UsercountType[] = ['users', 'sockets', 'subscriptions'];
 
@@ -20,8 +30,8 @@ export class PresenceService {
     private readonly config: PresenceConfig,
     private readonly store: PresenceStore,
     private readonly host: AgServerHost,
-    private readonly sessions: LiveSessions,
-    private readonly writer: PresenceWriter,
+    private readonly tracker: PresenceTracker,
+    private readonly events: PresenceEvents,
   ) {}
 
   /** The AGServer presence runs on (e.g. to sign auth tokens with `socket.setAuthToken`). */
@@ -29,23 +39,32 @@ export class PresenceService {
     return this.host.get();
   }
 
-  /** Online if any session is online, idle if every session is idle, offline if there is none. */
+  /** The stored status: online if any session is online, idle if every session is idle, offline if none. */
   async getUserStatus(userId: string): Promise<UserStatus> {
     return (await this.getUserStatuses([userId]))[userId];
   }
 
   async getUserStatuses(userIds: string[]): Promise<Record<string, UserStatus>> {
+    const details = await this.getUserStatusDetails(userIds);
+    return Object.fromEntries(Object.entries(details).map(([id, d]) => [id, d.status]));
+  }
+
+  /** Status with the time it last changed and when the user was last seen (null for a user never seen). */
+  async getUserStatusDetails(userIds: string[]): Promise<Record<string, UserStatusDetails>> {
     if (!Array.isArray(userIds)) throw new PresenceError('userIds must be an array of user ids');
     userIds.forEach(checkUserId);
-    const result: Record<string, UserStatus> = {};
-    for (const userId of userIds) result[userId] = 'offline';
-    const sessions = await this.store.sessionsOfUsers([...new Set(userIds)]);
-    for (const session of sessions) {
-      const id = session.userId!;
-      if (session.status === 'online') result[id] = 'online';
-      else if (result[id] === 'offline') result[id] = 'idle';
+    const stored = await this.store.statuses(userIds);
+    const result: Record<string, UserStatusDetails> = {};
+    for (const userId of userIds) {
+      const row = stored.get(userId);
+      result[userId] = row ? { status: row.status, since: row.changedAt, lastSeen: row.lastSeen } : { status: 'offline', since: null, lastSeen: null };
     }
     return result;
+  }
+
+  /** Every status change and session event, as the decorated hooks receive them. */
+  get events$(): Observable<PresenceEvent> {
+    return this.events.events$;
   }
 
   async getUserSessions(userId: string): Promise<PresenceSession[]> {
@@ -67,16 +86,12 @@ export class PresenceService {
     return this.store.count(kind, channel);
   }
 
-  /** Sets the status of a socket connected to this instance; resolves once it is stored. */
-  async setSessionStatus(socketId: string, status: SessionStatus): Promise<void> {
-    if (status !== 'online' && status !== 'idle') throw new PresenceError(`status must be 'online' or 'idle'`);
-    if (typeof socketId !== 'string') throw new PresenceError('socketId must be a string');
-    const session = this.sessions.get(socketId);
-    if (!session) throw new PresenceError(`socket '${socketId}' is not connected to this instance`);
-    if (session.status === status) return this.writer.written();
-    session.status = status;
-    this.writer.touch(socketId);
-    await this.writer.written();
+  /**
+   * Sets the status of an authenticated socket connected to this instance, as the client's
+   * `presence.setStatus` invoke does; resolves once it is stored.
+   */
+  setSessionStatus(socketId: string, status: SessionStatus): Promise<void> {
+    return this.tracker.setStatus(socketId, status);
   }
 }
 

@@ -4,6 +4,9 @@ import { PresenceConfig } from '../options/presence.config.js';
 import { GC_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { UsercountPublisher } from '../usercount/usercount.publisher.js';
+import { PresenceEvents } from '../events/presence-events.js';
+import { PresenceStatus } from '../status/presence-status.js';
+import { PresenceInstance } from './presence-instance.js';
 
 /**
  * Garbage collection, registered at runtime from the options on @nestjs/schedule's registry: every
@@ -18,6 +21,9 @@ export class PresenceGc {
     private readonly config: PresenceConfig,
     private readonly store: PresenceStore,
     private readonly usercount: UsercountPublisher,
+    private readonly status: PresenceStatus,
+    private readonly events: PresenceEvents,
+    private readonly instance: PresenceInstance,
     private readonly scheduler: SchedulerRegistry,
   ) {}
 
@@ -39,16 +45,26 @@ export class PresenceGc {
   }
 
   private async collect(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.config.options.gc.thresholdMs);
+    const { gc, offlineGraceMs } = this.config.options;
+    const now = new Date();
+    const cutoff = new Date(now.getTime() - gc.thresholdMs);
+    // A status row still online or idle without sessions for longer than the grace (plus a heartbeat of slack
+    // for the instance that owns the grace timer) belongs to an instance that died during that grace.
+    const statusCutoff = new Date(now.getTime() - offlineGraceMs - this.config.options.heartbeat.periodMs);
     try {
-      const { rows, sockets } = await this.store.collectGarbage(cutoff);
-      if (rows > 0) {
-        this.logger.log(`removed ${rows} abandoned rows (${sockets.length} sockets)`);
+      const removed = await this.store.collectGarbage(cutoff, statusCutoff, now);
+      if (removed.sockets.length > 0) {
+        this.events.emit({ type: 'cleanup', socketIds: removed.sockets.map((s) => s.socketId), at: now });
+      }
+      this.status.applied(removed, { reason: 'cleanup', instanceId: this.instance.id }, now);
+      if (removed.rows > 0) {
+        this.logger.log(`removed ${removed.rows} abandoned rows (${removed.sockets.length} sockets)`);
         this.usercount.changed({
-          joinedSockets: 0, joinedChannels: 0, rekeyedSockets: 0, leftSockets: sockets.length, leftChannels: rows - sockets.length,
+          joinedSockets: 0, joinedChannels: 0, rekeyedSockets: 0,
+          leftSockets: removed.sockets.length, leftChannels: removed.rows - removed.sockets.length,
         });
       }
-      return rows;
+      return removed.rows;
     } catch (error) {
       this.logger.error(`garbage collection failed: ${(error as Error).message}`);
       return 0;

@@ -1,5 +1,6 @@
 import { PresenceConfigError } from '../presence.errors.js';
 import { MAX_CHANNEL_LENGTH } from '../presence.constants.js';
+import { describeValue } from './describe-value.js';
 import type { DataSourceOptions } from 'typeorm';
 import type { PresenceModuleOptions } from './presence-options.interface.js';
 import type { ResolvedDatabase, ResolvedPresenceOptions } from './resolved-options.interface.js';
@@ -19,7 +20,7 @@ class Checker {
   readonly problems: string[] = [];
 
   fail(path: string, expected: string, value: unknown): void {
-    this.problems.push(`${path} must be ${expected} (got ${describe(value)})`);
+    this.problems.push(`${path} must be ${expected} (got ${describeValue(value)})`);
   }
 
   string(path: string, value: unknown, fallback: string, max = MAX_CHANNEL_LENGTH): string {
@@ -65,12 +66,6 @@ class Checker {
   }
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : `'${value}'`;
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  return typeof value === 'object' || typeof value === 'function' ? `a ${typeof value}` : String(value);
-}
 
 const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
@@ -99,7 +94,9 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
   const heartbeatRaw = c.object('heartbeat', raw.heartbeat);
   c.unknownKeys('heartbeat.', heartbeatRaw, ['pingsPerUpdate']);
   const pingsPerUpdate = c.int('heartbeat.pingsPerUpdate', heartbeatRaw.pingsPerUpdate, 6, 1);
-  const pingInterval = server?.pingInterval ?? (socketcluster.pingInterval as number | undefined) ?? SC_DEFAULT_PING_INTERVAL;
+  const pingInterval = server
+    ? c.int('server.pingInterval', server.pingInterval, SC_DEFAULT_PING_INTERVAL, 1)
+    : c.int('socketcluster.pingInterval', socketcluster.pingInterval, SC_DEFAULT_PING_INTERVAL, 1);
   const periodMs = pingInterval * pingsPerUpdate;
 
   const gcRaw = c.object('gc', raw.gc);
@@ -121,7 +118,7 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     );
   }
 
-  const isGlobal = raw.isGlobal ?? true;
+  const isGlobal = raw.isGlobal === undefined ? true : raw.isGlobal;
   if (typeof isGlobal !== 'boolean') c.fail('isGlobal', 'a boolean', isGlobal);
 
   const resolved: ResolvedPresenceOptions = {

@@ -26,7 +26,8 @@ const SC_PRESENCE_KEYS: ReadonlyArray<keyof ScPresenceOptions> = [
   'scpDbuser', 'scpDbpassword', 'scpConnectUpdateDelay', 'scpUserIdField',
 ];
 
-const seconds = (value: number | undefined) => (typeof value === 'number' ? value * 1000 : (value as undefined));
+/** Seconds to whole milliseconds (2.01 s is 2010 ms, not 2009.9999999999998). */
+const seconds = (value: number | undefined) => (typeof value === 'number' ? Math.round(value * 1000) : (value as undefined));
 
 /**
  * Turns an sc-presence options object into PresenceModule options, with sc-presence's own defaults where a key
@@ -36,7 +37,10 @@ const seconds = (value: number | undefined) => (typeof value === 'number' ? valu
  * Values are validated by PresenceModule like any other options.
  */
 export function fromScPresenceOptions(scp: ScPresenceOptions, context: { workerId?: number } = {}): PresenceModuleOptions {
-  const unknown = Object.keys(scp ?? {}).filter((key) => !SC_PRESENCE_KEYS.includes(key as keyof ScPresenceOptions));
+  if (typeof scp !== 'object' || scp === null || Array.isArray(scp)) {
+    throw new PresenceConfigError(['fromScPresenceOptions() takes the sc-presence options object']);
+  }
+  const unknown = Object.keys(scp).filter((key) => !SC_PRESENCE_KEYS.includes(key as keyof ScPresenceOptions));
   if (unknown.length > 0) {
     throw new PresenceConfigError(unknown.map((key) => `${key} is not an sc-presence option (known: ${SC_PRESENCE_KEYS.join(', ')})`));
   }

@@ -22,6 +22,10 @@ export class LiveSessions {
     return session;
   }
 
+  has(socketId: string): boolean {
+    return this.sessions.has(socketId);
+  }
+
   remove(socketId: string): void {
     this.sessions.delete(socketId);
   }

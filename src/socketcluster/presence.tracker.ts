@@ -1,6 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
+import { describeValue } from '../options/describe-value.js';
+import { PresenceConfig } from '../options/presence.config.js';
+import { SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from '../store/presence.writer.js';
+import { userIdOf } from './socket-identity.js';
 import { consumeListener, type ListenerLoop } from './listener-loop.js';
 import { LiveSessions } from './live-sessions.js';
 
@@ -17,6 +22,7 @@ export class PresenceTracker {
   private readonly loops: ListenerLoop[] = [];
 
   constructor(
+    private readonly config: PresenceConfig,
     private readonly sessions: LiveSessions,
     private readonly writer: PresenceWriter,
   ) {}
@@ -42,9 +48,42 @@ export class PresenceTracker {
     await Promise.all(this.loops.splice(0).map((loop) => loop.stop()));
   }
 
+  /**
+   * Sets the status of a socket of this instance and resolves once it is stored. The same rules serve the
+   * client's `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
+   */
+  async setStatus(socketId: unknown, status: unknown): Promise<void> {
+    if (status !== 'online' && status !== 'idle') {
+      throw new PresenceError(`status must be 'online' or 'idle' (got ${describeValue(status)})`);
+    }
+    if (typeof socketId !== 'string') throw new PresenceError('socketId must be a string');
+    const session = this.sessions.get(socketId);
+    if (!session) throw new PresenceError(`socket '${socketId.slice(0, 64)}' is not connected to this instance`);
+    if (userIdOf(session.socket.authToken, this.config.options.userIdField).userId === null) {
+      throw new PresenceError('an anonymous socket has no presence status: authenticate first');
+    }
+    if (session.status !== status) {
+      session.status = status;
+      this.writer.touch(socketId);
+    }
+    await this.writer.written();
+  }
+
   private connected(socket: AGServerSocket): void {
+    if (this.sessions.has(socket.id)) return;
     this.sessions.add(socket);
     this.writer.touch(socket.id);
+    // The socket's own procedure: it can only ever set its own status. The loop ends when the socket closes.
+    void (async () => {
+      for await (const request of socket.procedure(SET_STATUS_PROCEDURE)) {
+        try {
+          await this.setStatus(socket.id, request.data);
+          request.end();
+        } catch (error) {
+          request.error(error as Error);
+        }
+      }
+    })();
   }
 
   private consume(server: AGServer, event: ServerEvent, handle: (socket: AGServerSocket) => void): void {
@@ -55,3 +94,4 @@ export class PresenceTracker {
     );
   }
 }
+

@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
-import type { SessionStatus, UsercountType } from '../options/presence-options.interface.js';
+import type { SessionStatus, UserStatus, UsercountType } from '../options/presence-options.interface.js';
 import type { PresenceSession } from '../presence-session.interface.js';
 import { presenceMigrations } from './migrations/index.js';
 import { presenceTableNames, type PresenceTableNames } from './presence-tables.js';
@@ -31,6 +31,33 @@ export interface WriteBatch {
 }
 
 
+export interface StatusChange {
+  userId: string;
+  from: UserStatus;
+  to: UserStatus;
+}
+
+/** Status transitions committed by one transaction; `deferred` users went sessionless but wait out the grace. */
+export interface Transitions {
+  changes: StatusChange[];
+  deferred: string[];
+}
+
+/** Sockets whose rows a statement removed, with their users. */
+export interface RemovedSockets extends Transitions {
+  sockets: Array<{ socketId: string; userId: string | null }>;
+}
+
+/** MySQL errors after which the same transaction simply runs again. */
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/** Statements inside a transaction. */
+export interface Tx {
+  exec(sql: string, params: unknown[]): Promise<number>;
+  rows<T>(sql: string, params: unknown[]): Promise<T[]>;
+}
+
+const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
 const ROW_COLUMNS = [
   'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
   'SCP_instance_id', 'SCP_status', 'SCP_connected',
@@ -106,7 +133,18 @@ export class PresenceStore {
 
   // ---------------------------------------------------------------- writes
 
-  async write(batch: WriteBatch, instanceId: string, now: Date): Promise<void> {
+  /**
+   * Applies one flush and the status transitions it causes, in one transaction: the socket rows are written,
+   * then the users' status rows are locked, their sessions aggregated and the changed ones written. Whoever
+   * commits a change is the only one to see it as a change, so hooks fire once in the whole cluster.
+   * With `reconcile`, rows of this instance not written by this batch are deleted as ghosts (after an outage).
+   */
+  async write(
+    batch: WriteBatch,
+    instanceId: string,
+    now: Date,
+    options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean },
+  ): Promise<Transitions & { ghosts: number }> {
     const updated = toSqlTime(now);
     const rows: unknown[][] = [];
     for (const { socket, presence, channels } of batch.upserts) {
@@ -117,20 +155,33 @@ export class PresenceStore {
       if (presence) rows.push(base(this.presenceChannel));
       for (const channel of channels) rows.push(base(channel));
     }
-    await this.transaction(async (run) => {
-      for (const part of chunks(batch.removedSockets)) {
-        await run(`DELETE FROM ${this.t('sockets')} WHERE SCP_socket_id IN (${part.map(() => '?').join(', ')})`, part);
-      }
+    return this.transaction(async (tx) => {
+      const users = new Set(options.users);
+      await this.deleteSockets(tx, batch.removedSockets);
       for (const part of chunks(batch.removedChannels)) {
-        await run(
+        await tx.exec(
           `DELETE FROM ${this.t('sockets')} WHERE ${part.map(() => '(SCP_socket_id = ? AND SCP_channel = ?)').join(' OR ')}`,
           part.flatMap((r) => [r.socketId, r.channel]),
         );
       }
       for (const part of chunks(rows)) {
-        await run(this.dialect.upsert(this.tables.sockets, ROW_COLUMNS, part.length, ROW_KEY, ROW_UPDATE), part.flat());
+        await tx.exec(this.dialect.upsert(this.tables.sockets, ROW_COLUMNS, part.length, ROW_KEY, ROW_UPDATE), part.flat());
       }
+      let ghosts = 0;
+      if (options.reconcile) {
+        const stale = await tx.rows<{ SCP_user_id: string | null }>(
+          `SELECT DISTINCT SCP_user_id FROM ${this.t('sockets')} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instanceId, updated]);
+        for (const row of stale) if (row.SCP_user_id !== null) users.add(row.SCP_user_id);
+        ghosts = await tx.exec(`DELETE FROM ${this.t('sockets')} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instanceId, updated]);
+      }
+      return { ...(await this.transitions(tx, [...users], now, options.deferOffline)), ghosts };
     });
+  }
+
+  /** Recomputes the status of `users` from the table (after a grace period, or to repair a status row). */
+  recompute(users: string[], now: Date): Promise<Transitions> {
+    if (users.length === 0) return Promise.resolve({ changes: [], deferred: [] });
+    return this.transaction((tx) => this.transitions(tx, users, now, false));
   }
 
   /** Renews this instance's lease and refreshes SCP_updated of all its rows: two statements, whatever the socket count. */
@@ -144,31 +195,121 @@ export class PresenceStore {
     await this.run(`UPDATE ${this.t('sockets')} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [at, instance.id]);
   }
 
-  /** Deletes this instance's rows not written since `since`: ghosts of sockets that closed while writes failed. */
-  async removeStaleRowsOf(instanceId: string, since: Date): Promise<number> {
-    return this.run(`DELETE FROM ${this.t('sockets')} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instanceId, toSqlTime(since)]);
-  }
-
-  /** Graceful shutdown: every row of this instance and its lease. */
-  async removeInstance(instanceId: string): Promise<number> {
-    const removed = await this.run(`DELETE FROM ${this.t('sockets')} WHERE SCP_instance_id = ?`, [instanceId]);
-    await this.run(`DELETE FROM ${this.t('instances')} WHERE SCP_instance_id = ?`, [instanceId]);
-    return removed;
+  /** Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. */
+  removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
+    return this.removeSocketsWhere('SCP_instance_id = ?', [instanceId], now, deferOffline, async (tx) => {
+      await tx.exec(`DELETE FROM ${this.t('instances')} WHERE SCP_instance_id = ?`, [instanceId]);
+    });
   }
 
   /**
-   * Deletes rows and leases not refreshed since `cutoff`. Returns the sockets whose presence row went, so
-   * that their users' status can follow.
+   * Deletes rows and leases not refreshed since `cutoff`, and takes offline the users left without a session.
+   * Also repairs status rows that say online or idle for a user with no session whose last change is older
+   * than `statusCutoff` (an instance that died during a user's offline grace).
    */
-  async collectGarbage(cutoff: Date): Promise<{ rows: number; sockets: Array<{ socketId: string; userId: string | null }> }> {
-    const at = toSqlTime(cutoff);
-    const stale = await this.select<{ SCP_socket_id: string; SCP_user_id: string | null }>(
-      `SELECT SCP_socket_id, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_channel = ? AND SCP_updated < ?`,
-      [this.presenceChannel, at],
+  async collectGarbage(cutoff: Date, statusCutoff: Date, now: Date): Promise<RemovedSockets & { rows: number }> {
+    let rows = 0;
+    const removed = await this.removeSocketsWhere('SCP_updated < ?', [toSqlTime(cutoff)], now, false, async (tx) => {
+      rows = await tx.exec(`DELETE FROM ${this.t('sockets')} WHERE SCP_updated < ?`, [toSqlTime(cutoff)]);
+      await tx.exec(`DELETE FROM ${this.t('instances')} WHERE SCP_heartbeat < ?`, [toSqlTime(cutoff)]);
+    });
+    const orphans = await this.select<{ SCP_user_id: string }>(
+      `SELECT s.SCP_user_id FROM ${this.t('status')} s WHERE s.SCP_status <> 'offline' AND s.SCP_last_seen < ?
+       AND NOT EXISTS (SELECT 1 FROM ${this.t('sockets')} t WHERE t.SCP_channel = ? AND t.SCP_user_id = s.SCP_user_id)`,
+      [toSqlTime(statusCutoff), this.presenceChannel],
     );
-    const rows = await this.run(`DELETE FROM ${this.t('sockets')} WHERE SCP_updated < ?`, [at]);
-    await this.run(`DELETE FROM ${this.t('instances')} WHERE SCP_heartbeat < ?`, [at]);
-    return { rows, sockets: stale.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id })) };
+    const repaired = await this.recompute(orphans.map((o) => o.SCP_user_id), now);
+    return { ...removed, rows, changes: [...removed.changes, ...repaired.changes] };
+  }
+
+  /** Deletes the sockets matching `where` (all their rows) and runs the transitions of their users. */
+  private removeSocketsWhere(
+    where: string,
+    params: unknown[],
+    now: Date,
+    deferOffline: boolean,
+    extra?: (tx: Tx) => Promise<void>,
+  ): Promise<RemovedSockets> {
+    return this.transaction(async (tx) => {
+      const found = await tx.rows<{ SCP_socket_id: string; SCP_user_id: string | null }>(
+        `SELECT SCP_socket_id, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_channel = ? AND ${where}`,
+        [this.presenceChannel, ...params]);
+      const sockets = found.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id }));
+      if (extra) await extra(tx);
+      else await this.deleteSockets(tx, sockets.map((s) => s.socketId));
+      const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
+      return { sockets, ...(await this.transitions(tx, users, now, deferOffline)) };
+    });
+  }
+
+  private async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
+    for (const part of chunks(socketIds)) {
+      await tx.exec(`DELETE FROM ${this.t('sockets')} WHERE SCP_socket_id IN (${part.map(() => '?').join(', ')})`, part);
+    }
+  }
+
+  /**
+   * Inside a transaction: lock the users' status rows (created as offline when missing), aggregate their
+   * sessions in one grouped query, write the statuses that changed. Online if any session is online, idle if
+   * all are idle, offline if none; with `deferOffline`, a user left without sessions keeps its status (only
+   * SCP_last_seen moves) and is returned in `deferred`.
+   */
+  private async transitions(tx: Tx, userIds: string[], now: Date, deferOffline: boolean): Promise<Transitions> {
+    const result: Transitions = { changes: [], deferred: [] };
+    const at = toSqlTime(now);
+    const status = this.t('status');
+    for (const users of chunks([...new Set(userIds)].sort())) {
+      if (users.length === 0) continue;
+      const marks = users.map(() => '?').join(', ');
+      await tx.exec(
+        `${this.dialect.insertIgnore} INTO ${status} (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ` +
+          users.map(() => `(?, 'offline', ?, ?)`).join(', '),
+        users.flatMap((u) => [u, at, at]),
+      );
+      const current = await tx.rows<{ SCP_user_id: string; SCP_status: UserStatus; changed: string | Date }>(
+        `SELECT SCP_user_id, SCP_status, ${this.dialect.timeText('SCP_changed')} AS changed FROM ${status} WHERE SCP_user_id IN (${marks}) ORDER BY SCP_user_id${this.dialect.forUpdate}`,
+        users);
+      const sessions = await tx.rows<{ SCP_user_id: string; online: number | string; n: number | string }>(
+        `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
+         FROM ${this.t('sockets')} WHERE SCP_channel = ? AND SCP_user_id IN (${marks}) GROUP BY SCP_user_id`,
+        [this.presenceChannel, ...users]);
+      const live = new Map(sessions.map((s) => [s.SCP_user_id, Number(s.online) > 0 ? 'online' : 'idle'] as const));
+      const writes: unknown[][] = [];
+      for (const { SCP_user_id: userId, SCP_status: from, changed } of current) {
+        const to: UserStatus = live.get(userId) ?? 'offline';
+        if (to === 'offline' && deferOffline && from !== 'offline') {
+          result.deferred.push(userId);
+          // Status and change time stay as they are; only SCP_last_seen moves, which starts the grace.
+          writes.push([userId, from, toSqlTime(fromSqlTime(changed)), at]);
+        } else if (to !== from) {
+          result.changes.push({ userId, from, to });
+          writes.push([userId, to, at, at]);
+        }
+      }
+      for (const part of chunks(writes)) {
+        await tx.exec(
+          this.dialect.upsert(this.tables.status, STATUS_COLUMNS, part.length, ['SCP_user_id'], STATUS_COLUMNS.slice(1)),
+          part.flat(),
+        );
+      }
+    }
+    return result;
+  }
+
+  /** The stored status of each user (offline when never seen). */
+  async statuses(userIds: string[]): Promise<Map<string, { status: UserStatus; changedAt: Date; lastSeen: Date | null }>> {
+    const out = new Map<string, { status: UserStatus; changedAt: Date; lastSeen: Date | null }>();
+    for (const users of chunks([...new Set(userIds)])) {
+      const rows = await this.select<{ SCP_user_id: string; SCP_status: UserStatus; changed: string | Date; seen: string | Date | null }>(
+        `SELECT SCP_user_id, SCP_status, ${this.dialect.timeText('SCP_changed')} AS changed, ${this.dialect.timeText('SCP_last_seen')} AS seen
+         FROM ${this.t('status')} WHERE SCP_user_id IN (${users.map(() => '?').join(', ')})`,
+        users,
+      );
+      for (const row of rows) {
+        out.set(row.SCP_user_id, { status: row.SCP_status, changedAt: fromSqlTime(row.changed), lastSeen: row.seen ? fromSqlTime(row.seen) : null });
+      }
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- reads
@@ -193,18 +334,16 @@ export class PresenceStore {
     return Number(row.n);
   }
 
-  sessionsOfUsers(userIds: string[]): Promise<PresenceSession[]> {
-    if (userIds.length === 0) return Promise.resolve([]);
-    return this.sessions(`SCP_channel = ? AND SCP_user_id IN (${userIds.map(() => '?').join(', ')})`, [this.presenceChannel, ...userIds]);
+  async sessionsOfUsers(userIds: string[]): Promise<PresenceSession[]> {
+    const out: PresenceSession[] = [];
+    for (const users of chunks([...new Set(userIds)])) {
+      out.push(...(await this.sessions(`SCP_channel = ? AND SCP_user_id IN (${users.map(() => '?').join(', ')})`, [this.presenceChannel, ...users])));
+    }
+    return out;
   }
 
   sessionsInChannel(channel: string): Promise<PresenceSession[]> {
     return this.sessions('SCP_channel = ?', [channel]);
-  }
-
-  sessionsOfSockets(socketIds: string[]): Promise<PresenceSession[]> {
-    if (socketIds.length === 0) return Promise.resolve([]);
-    return this.sessions(`SCP_socket_id IN (${socketIds.map(() => '?').join(', ')})`, socketIds);
   }
 
   /** Sessions (sockets with a presence row) selected by a condition on any of their rows, with all their channels. */
@@ -269,13 +408,19 @@ export class PresenceStore {
     return this.withRunner(async (runner) => (await runner.query(sql, params, true)).affected ?? 0);
   }
 
-  /** Runs `fn` in one transaction; on SQLite, transactions of this process are queued one after another. */
-  async transaction<T>(fn: (run: (sql: string, params: unknown[]) => Promise<number>, runner: QueryRunner) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED on MySQL, so reads after a lock see what others committed);
+   * a deadlock runs it again. On SQLite, transactions of this process are queued one after another.
+   */
+  async transaction<T>(fn: (tx: Tx) => Promise<T>, attempts = 3): Promise<T> {
     const work = () =>
       this.withRunner(async (runner) => {
-        await runner.startTransaction();
+        await runner.startTransaction(this.isSqlite ? undefined : 'READ COMMITTED');
         try {
-          const result = await fn(async (sql, params) => (await runner.query(sql, params, true)).affected ?? 0, runner);
+          const result = await fn({
+            exec: async (sql, params) => (await runner.query(sql, params, true)).affected ?? 0,
+            rows: (sql, params) => runner.query(sql, params),
+          });
           await runner.commitTransaction();
           return result;
         } catch (error) {
@@ -283,8 +428,17 @@ export class PresenceStore {
           throw error;
         }
       });
-    if (!this.isSqlite) return work();
-    const next = this.sqliteQueue.then(work, work);
+    const attempt = async (left: number): Promise<T> => {
+      try {
+        return await work();
+      } catch (error) {
+        const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+        if (left > 1 && code && RETRYABLE.has(code)) return attempt(left - 1);
+        throw error;
+      }
+    };
+    if (!this.isSqlite) return attempt(attempts);
+    const next = this.sqliteQueue.then(() => work(), () => work());
     this.sqliteQueue = next.catch(() => undefined);
     return next;
   }

@@ -4,10 +4,13 @@ import { PresenceConfig } from '../options/presence.config.js';
 import type { SessionStatus } from '../options/presence-options.interface.js';
 import { LiveSessions, type LiveSession } from '../socketcluster/live-sessions.js';
 import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.js';
-import { PresenceStore, type SocketRecord, type WriteBatch } from './presence.store.js';
+import type { StatusReason } from '../events/presence-event.interface.js';
+import { PresenceStore, type SocketRecord, type Transitions, type WriteBatch } from './presence.store.js';
 
 /** What the table holds for one socket, as far as this instance knows: the base the next diff is made against. */
 interface Stored {
+  /** Kept for the session events of a socket that has gone (its IP and origin). */
+  socket: LiveSession['socket'];
   userId: string | null;
   token: unknown;
   status: SessionStatus;
@@ -22,8 +25,21 @@ export interface FlushResult {
   leftChannels: number;
   /** Sockets whose user or status changed. */
   rekeyedSockets: number;
-  /** Users whose set of sessions or session statuses may have changed (old and new user of a re-keyed socket). */
-  users: Set<string>;
+  /** Sockets stored for the first time, and sockets removed. */
+  connected: SessionInfo[];
+  disconnected: SessionInfo[];
+  /** Users whose status may have changed, each with the socket change that may have changed it. */
+  causes: Map<string, { socketId: string; reason: StatusReason }>;
+  /** The status changes committed with this flush. */
+  transitions: Transitions;
+  at: Date;
+}
+
+export interface SessionInfo {
+  socketId: string;
+  userId: string | null;
+  ip: string | null;
+  origin: string | null;
 }
 
 const MAX_BACKOFF_MS = 5000;
@@ -129,18 +145,21 @@ export class PresenceWriter {
     this.dirty.clear();
     this.reconcileNeeded = false;
     const { batch, next, result } = this.diff(ids, reconcile);
-    const now = new Date();
+    const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length === 0;
     try {
-      if (batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length > 0) {
-        await this.store.write(batch, this.instance.id, now);
+      if (empty && result.causes.size === 0 && !reconcile) {
+        for (const resolve of waiters) resolve();
+        return;
       }
-      if (reconcile) {
-        // Every live row was just written at `now`: older rows of this instance are ghosts of the outage.
-        const ghosts = await this.store.removeStaleRowsOf(this.instance.id, now);
-        if (ghosts > 0) {
-          result.leftSockets += ghosts;
-          this.logger.log(`reconciled the table with the live sockets: ${ghosts} stale rows removed`);
-        }
+      const written = await this.store.write(batch, this.instance.id, result.at, {
+        users: result.causes.keys(),
+        deferOffline: this.config.options.offlineGraceMs > 0,
+        reconcile,
+      });
+      result.transitions = written;
+      if (written.ghosts > 0) {
+        result.leftSockets += written.ghosts;
+        this.logger.log(`reconciled the table with the live sockets: ${written.ghosts} stale rows removed`);
       }
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
@@ -176,7 +195,11 @@ export class PresenceWriter {
     const batch: WriteBatch = { upserts: [], removedSockets: [], removedChannels: [] };
     const next = new Map<string, Stored | null>();
     const result: FlushResult = {
-      joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0, users: new Set(),
+      joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0,
+      connected: [], disconnected: [], causes: new Map(), transitions: { changes: [], deferred: [] }, at: new Date(),
+    };
+    const cause = (userId: string | null, socketId: string, reason: StatusReason) => {
+      if (userId !== null) result.causes.set(userId, { socketId, reason });
     };
     for (const id of ids) {
       const live = this.sessions.get(id);
@@ -187,7 +210,8 @@ export class PresenceWriter {
           if (!rewriteAll) batch.removedSockets.push(id);
           result.leftSockets++;
           result.leftChannels += previous.channels.size;
-          if (previous.userId !== null) result.users.add(previous.userId);
+          result.disconnected.push(this.info(previous.socket, previous.userId));
+          cause(previous.userId, id, 'disconnect');
           next.set(id, null);
         }
         continue;
@@ -202,8 +226,21 @@ export class PresenceWriter {
       const rekey = !before || before.token !== token || before.userId !== userId || before.status !== live.status;
       if (rekey) {
         batch.upserts.push({ socket: this.record(live, userId, token), presence: true, channels: [...channels] });
-        if (!previous) result.joinedSockets++;
-        else result.rekeyedSockets++;
+        if (!previous) {
+          result.joinedSockets++;
+          result.connected.push(this.info(live.socket, userId));
+          cause(userId, id, 'connect');
+        } else {
+          result.rekeyedSockets++;
+          if (previous.userId !== userId) {
+            cause(previous.userId, id, 'auth');
+            cause(userId, id, 'auth');
+          } else if (previous.status !== live.status) {
+            cause(userId, id, 'status');
+          } else if (rewriteAll) {
+            cause(userId, id, 'cleanup');
+          }
+        }
       } else {
         const added = [...channels].filter((ch) => !before.channels.has(ch));
         if (added.length > 0) batch.upserts.push({ socket: this.record(live, userId, token), presence: false, channels: added });
@@ -215,12 +252,14 @@ export class PresenceWriter {
           result.leftChannels++;
           if (before) batch.removedChannels.push({ socketId: id, channel: ch });
         }
-        if (previous.userId !== null) result.users.add(previous.userId);
       }
-      if (userId !== null) result.users.add(userId);
-      next.set(id, { userId, token, status: live.status, channels });
+      next.set(id, { socket: live.socket, userId, token, status: live.status, channels });
     }
     return { batch, next, result };
+  }
+
+  private info(socket: LiveSession['socket'], userId: string | null): SessionInfo {
+    return { socketId: socket.id, userId, ip: ipOf(socket), origin: originOf(socket) };
   }
 
   private record(live: LiveSession, userId: string | null, token: unknown): SocketRecord {

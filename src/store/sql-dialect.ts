@@ -4,10 +4,18 @@ import type { DataSource } from 'typeorm';
 export interface SqlDialect {
   readonly kind: 'mysql' | 'sqlite';
   id(name: string): string;
-  /** `INSERT … VALUES (…),(…)` that replaces `update` columns when `conflict` already exists. */
+  /** `INSERT … VALUES (…),(…)` that, where `conflict` already exists, sets the `update` columns to the incoming values. */
   upsert(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
+  /** `INSERT IGNORE` / `INSERT OR IGNORE`. */
+  readonly insertIgnore: string;
+  /** Row locks for a SELECT inside a transaction; SQLite's transactions are serialised anyway. */
+  readonly forUpdate: string;
   /** A DATETIME(3) column read back as text, independent of the connection's time zone. */
   timeText(column: string): string;
+}
+
+function assignments(update: readonly string[], id: (name: string) => string, incoming: (name: string) => string): string {
+  return update.map((column) => `${id(column)} = ${incoming(column)}`).join(', ');
 }
 
 const placeholders = (columns: number, rows: number) => {
@@ -15,21 +23,28 @@ const placeholders = (columns: number, rows: number) => {
   return new Array(rows).fill(row).join(', ');
 };
 
+const mysqlId = (name: string) => `\`${name}\``;
+const sqliteId = (name: string) => `"${name}"`;
+
 export const mysqlDialect: SqlDialect = {
   kind: 'mysql',
-  id: (name) => `\`${name}\``,
+  id: mysqlId,
   upsert: (table, columns, rows, _conflict, update) =>
-    `INSERT INTO \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
-    `ON DUPLICATE KEY UPDATE ${update.map((c) => `\`${c}\` = VALUES(\`${c}\`)`).join(', ')}`,
+    `INSERT INTO ${mysqlId(table)} (${columns.map(mysqlId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
+    `ON DUPLICATE KEY UPDATE ${assignments(update, mysqlId, (c) => `VALUES(${mysqlId(c)})`)}`,
+  insertIgnore: 'INSERT IGNORE',
+  forUpdate: ' FOR UPDATE',
   timeText: (column) => `DATE_FORMAT(${column}, '%Y-%m-%d %H:%i:%s.%f')`,
 };
 
 export const sqliteDialect: SqlDialect = {
   kind: 'sqlite',
-  id: (name) => `"${name}"`,
+  id: sqliteId,
   upsert: (table, columns, rows, conflict, update) =>
-    `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
-    `ON CONFLICT (${conflict.map((c) => `"${c}"`).join(', ')}) DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
+    `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
+  insertIgnore: 'INSERT OR IGNORE',
+  forUpdate: '',
   timeText: (column) => column,
 };
 

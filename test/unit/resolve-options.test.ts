@@ -430,3 +430,15 @@ describe('resolvePresenceOptions: channelPresence', () => {
     expect(resolvePresenceOptions({ channelPresence: false }).channelPresence).toBe(false);
   });
 });
+
+describe('resolvePresenceOptions: the ping interval behind the heartbeat', () => {
+  for (const pingInterval of ['abc', 0, -8000, 1.5]) {
+    it(`refuses socketcluster.pingInterval ${JSON.stringify(pingInterval)}`, () => {
+      expect(() => resolvePresenceOptions({ socketcluster: { pingInterval: pingInterval as never } })).toThrow(/socketcluster\.pingInterval/);
+    });
+  }
+
+  it('refuses isGlobal: null like any other null option', () => {
+    expect(() => resolvePresenceOptions({ isGlobal: null as never })).toThrow(/isGlobal must be a boolean/);
+  });
+});

@@ -256,4 +256,14 @@ describe('fromScPresenceOptions: missing keys', () => {
     expect(resolved.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 600_000 });
     expect(resolved.usercount).toEqual({ channel: 'USERCOUNT', type: 'users', startupQuietMs: 60_000, connectDelayMs: 3000 });
   });
+
+  it('turns fractional seconds into whole milliseconds', () => {
+    const resolved = resolvePresenceOptions(fromScPresenceOptions({ scpGcInterval: 2.01, scpGcThreshold: 4.03, scpBlockUsercountThreshold: 0.5 }));
+    expect(resolved.gc).toMatchObject({ intervalMs: 2010, thresholdMs: 4030 });
+    expect(resolved.usercount).toMatchObject({ startupQuietMs: 500 });
+  });
+
+  it('refuses a missing options object with a clear error', () => {
+    expect(() => fromScPresenceOptions(undefined as never)).toThrow(/takes the sc-presence options object/);
+  });
 });

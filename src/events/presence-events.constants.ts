@@ -1,0 +1,1 @@
+export const PRESENCE_EVENT_METADATA = 'nestjs-sc-presence:events';
