@@ -258,9 +258,10 @@ describe('fromScPresenceOptions: missing keys', () => {
   });
 
   it('turns fractional seconds into whole milliseconds', () => {
-    const resolved = resolvePresenceOptions(fromScPresenceOptions({ scpGcInterval: 2.01, scpGcThreshold: 4.03, scpBlockUsercountThreshold: 0.5 }));
-    expect(resolved.gc).toMatchObject({ intervalMs: 2010, thresholdMs: 4030 });
-    expect(resolved.usercount).toMatchObject({ startupQuietMs: 500 });
+    const options = fromScPresenceOptions({ scpGcInterval: 2.01, scpGcThreshold: 120.03, scpBlockUsercountThreshold: 0.5 });
+    expect(options.gc).toMatchObject({ intervalMs: 2010, thresholdMs: 120_030 });
+    expect(options.usercount).toMatchObject({ startupQuietMs: 500 });
+    expect(() => resolvePresenceOptions(options)).not.toThrow();
   });
 
   it('refuses a missing options object with a clear error', () => {
