@@ -155,8 +155,10 @@ export class PresenceStore {
       if (presence) rows.push(base(this.presenceChannel));
       for (const channel of channels) rows.push(base(channel));
     }
+    // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
+    const affected = [...options.users];
     return this.transaction(async (tx) => {
-      const users = new Set(options.users);
+      const users = new Set(affected);
       await this.deleteSockets(tx, batch.removedSockets);
       for (const part of chunks(batch.removedChannels)) {
         await tx.exec(
@@ -261,14 +263,25 @@ export class PresenceStore {
     for (const users of chunks([...new Set(userIds)].sort())) {
       if (users.length === 0) continue;
       const marks = users.map(() => '?').join(', ');
-      await tx.exec(
-        `${this.dialect.insertIgnore} INTO ${status} (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ` +
-          users.map(() => `(?, 'offline', ?, ?)`).join(', '),
-        users.flatMap((u) => [u, at, at]),
-      );
-      const current = await tx.rows<{ SCP_user_id: string; SCP_status: UserStatus; changed: string | Date }>(
-        `SELECT SCP_user_id, SCP_status, ${this.dialect.timeText('SCP_changed')} AS changed FROM ${status} WHERE SCP_user_id IN (${marks}) ORDER BY SCP_user_id${this.dialect.forUpdate}`,
-        users);
+      // Lock the existing rows first, in key order: an INSERT IGNORE on rows that exist would take shared locks
+      // that two instances then both try to upgrade (a deadlock). Only users seen for the first time are inserted.
+      const lock = (ids: string[]) =>
+        tx.rows<{ SCP_user_id: string; SCP_status: UserStatus; changed: string | Date }>(
+          `SELECT SCP_user_id, SCP_status, ${this.dialect.timeText('SCP_changed')} AS changed FROM ${status}
+           WHERE SCP_user_id IN (${ids.map(() => '?').join(', ')}) ORDER BY SCP_user_id${this.dialect.forUpdate}`,
+          ids,
+        );
+      const current = await lock(users);
+      const known = new Set(current.map((row) => row.SCP_user_id));
+      const missing = users.filter((u) => !known.has(u));
+      if (missing.length > 0) {
+        await tx.exec(
+          `${this.dialect.insertIgnore} INTO ${status} (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ` +
+            missing.map(() => `(?, 'offline', ?, ?)`).join(', '),
+          missing.flatMap((u) => [u, at, at]),
+        );
+        current.push(...(await lock(missing)));
+      }
       const sessions = await tx.rows<{ SCP_user_id: string; online: number | string; n: number | string }>(
         `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
          FROM ${this.t('sockets')} WHERE SCP_channel = ? AND SCP_user_id IN (${marks}) GROUP BY SCP_user_id`,
