@@ -3,6 +3,7 @@ import type { AGClientSocket } from 'socketcluster-client';
 import { PresenceError } from '../../src/index.js';
 import { BACKENDS, dropTables, eventually, fastOptions, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { connectWithSignedToken, signRaw } from '../support/token-clients.js';
 
 interface Row {
   SCP_socket_id: string;
@@ -179,6 +180,54 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
     // The app still serves and stores new sockets afterwards.
     const late = await connect({ token: { user_id: 'late' } });
     await eventually(async () => expect((await rowsOf(late.id!)).map((r) => r.SCP_user_id)).toEqual(['late']));
+  });
+
+  it('tracks sockets with a forged, expired or malformed token as anonymous', async () => {
+    ctx = await startPresenceApp(fastOptions(backend));
+    const server = ctx.server;
+    const { expiresIn: _expiresIn, ...signOptions } = (server.defaultSignatureOptions ?? {}) as Record<string, unknown>;
+    const tokens = {
+      forged: await signRaw(server, { user_id: 'mallory' }, 'not-the-server-key', signOptions),
+      expired: await signRaw(server, { user_id: 'late-larry', exp: Math.floor(Date.now() / 1000) - 60 }, server.signatureKey as string, signOptions),
+      malformed: 'not.a.jwt',
+    };
+    const bad = await Promise.all(Object.values(tokens).map((token) => connectWithSignedToken(ctx!.port, token)));
+    sockets.push(...bad);
+    const good = await connect({ token: { user_id: 'honest' } });
+    await Promise.all([...bad, good].map((socket) => subscribe(socket, 'room')));
+
+    await eventually(async () => expect(await ctx!.presence.count('subscriptions')).toBe(4));
+    for (const socket of bad) {
+      const rows = await rowsOf(socket.id!);
+      expect(rows.map((r) => r.SCP_user_id)).toEqual([null, null]);
+      expect(rows.map((r) => r.SCP_authToken)).toEqual([null, null]);
+    }
+    expect((await rowsOf(good.id!)).map((r) => r.SCP_user_id)).toEqual(['honest', 'honest']);
+    expect(await ctx.presence.getUserStatuses(['mallory', 'late-larry'])).toEqual({ mallory: 'offline', 'late-larry': 'offline' });
+  });
+
+  it("refuses presence.setStatus values other than 'online' and 'idle' with a PresenceError", async () => {
+    ctx = await startPresenceApp(fastOptions(backend));
+    const socket = await connect({ token: { user_id: 'setter' } });
+    await eventually(async () => expect(await rowsOf(socket.id!)).toHaveLength(1));
+    const statusOf = async () =>
+      (await ctx!.sql<{ SCP_status: string }>(`SELECT SCP_status FROM ${ctx!.table} WHERE SCP_socket_id = ?`, [socket.id]))[0].SCP_status;
+
+    for (const value of ['away', 'IDLE', 'idle ', '', 42, null, true, { status: 'idle' }, ['idle'], 'x'.repeat(10_000)]) {
+      const error = await socket.invoke('presence.setStatus', value).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error, `presence.setStatus(${JSON.stringify(value)?.slice(0, 40)})`).toBeDefined();
+      expect(error!.name).toBe('PresenceError');
+    }
+    expect(await statusOf()).toBe('online');
+    expect(socket.state).toBe(socket.OPEN);
+
+    // A valid value still works after all that.
+    await socket.invoke('presence.setStatus', 'idle');
+    expect(await statusOf()).toBe('idle');
+    expect(await ctx.presence.getUserStatus('setter')).toBe('idle');
   });
 
   it('stores a token payload larger than 16000 characters of JSON as NULL but keeps the user id', async () => {
