@@ -12,9 +12,12 @@ import { DataSource } from 'typeorm';
 import { presenceMigrations } from './src/store/migrations/index.js';
 
 const url = process.env.DATABASE_URL;
+const tableName = process.env.PRESENCE_TABLE_NAME ?? 'SCPresence_users';
+// One migrations table per presence table, so that deployments sharing a schema each get their tables.
+const migrationsTableName = `${tableName}_migrations`;
 
 export default new DataSource(
   url
-    ? { type: 'mysql', url, timezone: 'Z', charset: 'utf8mb4', migrations: presenceMigrations, migrationsTableName: 'presence_migrations' }
-    : { type: 'better-sqlite3', database: process.env.SQLITE_PATH ?? 'presence.sqlite', migrations: presenceMigrations, migrationsTableName: 'presence_migrations' },
+    ? { type: 'mysql', url, timezone: 'Z', charset: 'utf8mb4', migrations: presenceMigrations, migrationsTableName }
+    : { type: 'better-sqlite3', database: process.env.SQLITE_PATH ?? 'presence.sqlite', migrations: presenceMigrations, migrationsTableName },
 );

@@ -78,7 +78,7 @@ export class PresenceService {
   }
 
   /** The count of `type` (default: `usercount.type`) over the cluster, or within one channel. */
-  count(type?: UsercountType, channel?: string): Promise<number> {
+  async count(type?: UsercountType, channel?: string): Promise<number> {
     const usercount = this.config.options.usercount;
     const kind = type ?? (usercount ? usercount.type : 'users');
     if (!USERCOUNT_TYPES.includes(kind)) throw new PresenceError(`count type must be one of ${USERCOUNT_TYPES.join(', ')}`);

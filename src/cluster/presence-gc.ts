@@ -44,14 +44,38 @@ export class PresenceGc {
     return this.running;
   }
 
+  /**
+   * With `gc.enabled: 'auto'` only the leader collects: the oldest instance whose lease is current (SQLite is
+   * one host, so it is always its own leader). If the leader dies, its lease expires within `gc.thresholdMs`
+   * and the next oldest takes over. Two instances that both think they lead are harmless: reaping an
+   * instance is decided by deleting its lease, which only one of them can do.
+   */
+  async isLeader(now = new Date()): Promise<boolean> {
+    const { enabled, thresholdMs } = this.config.options.gc;
+    if (enabled === true) return true;
+    if (enabled === false) return false;
+    return (await this.store.leader(new Date(now.getTime() - thresholdMs))) === this.instance.id;
+  }
+
   private async collect(): Promise<number> {
-    const { gc, offlineGraceMs } = this.config.options;
+    const { gc, offlineGraceMs, heartbeat } = this.config.options;
     const now = new Date();
     const cutoff = new Date(now.getTime() - gc.thresholdMs);
     // A status row still online or idle without sessions for longer than the grace (plus a heartbeat of slack
     // for the instance that owns the grace timer) belongs to an instance that died during that grace.
-    const statusCutoff = new Date(now.getTime() - offlineGraceMs - this.config.options.heartbeat.periodMs);
+    const statusCutoff = new Date(now.getTime() - offlineGraceMs - heartbeat.periodMs);
     try {
+      if (!(await this.isLeader(now))) return 0;
+      let rows = 0;
+      for (const dead of await this.store.deadInstances(cutoff)) {
+        const reaped = await this.store.reapInstance(dead, cutoff, now);
+        if (!reaped) continue;
+        this.logger.warn(`instance ${dead} stopped renewing its lease: removed its ${reaped.sockets.length} sockets`);
+        this.events.emit({ type: 'cleanup', instanceId: dead, socketIds: reaped.sockets.map((s) => s.socketId), at: now });
+        this.status.applied(reaped, { reason: 'instance-down', instanceId: dead }, now);
+        this.removed(reaped.sockets.length, 0);
+        rows += reaped.sockets.length;
+      }
       const removed = await this.store.collectGarbage(cutoff, statusCutoff, now);
       if (removed.sockets.length > 0) {
         this.events.emit({ type: 'cleanup', socketIds: removed.sockets.map((s) => s.socketId), at: now });
@@ -59,15 +83,16 @@ export class PresenceGc {
       this.status.applied(removed, { reason: 'cleanup', instanceId: this.instance.id }, now);
       if (removed.rows > 0) {
         this.logger.log(`removed ${removed.rows} abandoned rows (${removed.sockets.length} sockets)`);
-        this.usercount.changed({
-          joinedSockets: 0, joinedChannels: 0, rekeyedSockets: 0,
-          leftSockets: removed.sockets.length, leftChannels: removed.rows - removed.sockets.length,
-        });
+        this.removed(removed.sockets.length, removed.rows - removed.sockets.length);
       }
-      return removed.rows;
+      return rows + removed.rows;
     } catch (error) {
       this.logger.error(`garbage collection failed: ${(error as Error).message}`);
       return 0;
     }
+  }
+
+  private removed(sockets: number, channels: number): void {
+    this.usercount.changed({ joinedSockets: 0, joinedChannels: 0, rekeyedSockets: 0, leftSockets: sockets, leftChannels: channels });
   }
 }

@@ -5,6 +5,7 @@ import { HEARTBEAT_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { PresenceWriter } from '../store/presence.writer.js';
 import { PresenceInstance } from './presence-instance.js';
+import { PresenceEvents } from '../events/presence-events.js';
 
 /**
  * Every pingInterval × pingsPerUpdate: renew this instance's lease and refresh SCP_updated of all its rows,
@@ -21,11 +22,21 @@ export class PresenceHeartbeat {
     private readonly store: PresenceStore,
     private readonly writer: PresenceWriter,
     private readonly instance: PresenceInstance,
+    private readonly events: PresenceEvents,
     private readonly scheduler: SchedulerRegistry,
   ) {}
 
+  /**
+   * Registers this instance (a cold start if no other is alive: every old row dropped, `@OnPresenceCleanup`
+   * told without socket ids), then renews the lease every period.
+   */
   async start(): Promise<void> {
-    await this.store.heartbeat(this.instance, new Date());
+    const now = new Date();
+    const { coldStart } = await this.store.register(this.instance, new Date(now.getTime() - this.config.options.gc.thresholdMs), now);
+    if (coldStart) {
+      this.logger.log('no other instance is alive: cold start, old presence rows dropped and every user set offline');
+      this.events.emit({ type: 'cleanup', at: now });
+    }
     const timer = setInterval(() => void this.beat(), this.config.options.heartbeat.periodMs);
     this.scheduler.addInterval(HEARTBEAT_INTERVAL_NAME, timer);
   }
@@ -38,12 +49,17 @@ export class PresenceHeartbeat {
   beat(): Promise<void> {
     this.beating ??= this.store
       .heartbeat(this.instance, new Date())
-      .then(() => {
-        if (!this.failing) return;
-        this.failing = false;
-        this.logger.log('heartbeat succeeds again');
-        // Rows may have been collected while this instance could not refresh them.
-        this.writer.requestReconcile();
+      .then((refreshed) => {
+        if (this.failing) {
+          this.failing = false;
+          this.logger.log('heartbeat succeeds again');
+          // Rows may have been collected while this instance could not refresh them.
+          this.writer.requestReconcile();
+        } else if (this.writer.storedRows !== undefined && refreshed < this.writer.storedRows) {
+          // Fewer rows than this instance wrote: they were collected during a pause (or deleted by hand).
+          this.logger.warn(`heartbeat refreshed ${refreshed} of ${this.writer.storedRows} rows: rewriting them`);
+          this.writer.requestReconcile();
+        }
       })
       .catch((error: Error) => {
         if (!this.failing) this.logger.error(`heartbeat failed, rows may be collected if this lasts: ${error.message}`);

@@ -65,7 +65,7 @@ export class AgServerHost {
       return;
     }
     const { presenceChannel } = this.config.options;
-    server.setMiddleware(server.MIDDLEWARE_INBOUND, async (stream) => {
+    const middleware: AGServer.inboundMiddlewareFunction = async (stream) => {
       for await (const action of stream) {
         if (action.type === action.SUBSCRIBE) {
           const problem = channelProblem(action.channel, presenceChannel);
@@ -76,6 +76,10 @@ export class AgServerHost {
         }
         action.allow();
       }
-    });
+    };
+    server.setMiddleware(server.MIDDLEWARE_INBOUND, middleware);
+    // The server binds middleware to a socket at its handshake; sockets already open when it is set would
+    // queue their actions into a stream nobody reads, so they are bound here.
+    for (const socket of Object.values(server.clients)) void middleware(socket.middlewareInboundStream);
   }
 }

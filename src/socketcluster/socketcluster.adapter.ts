@@ -7,8 +7,10 @@ import { consumeListener, type ListenerLoop } from './listener-loop.js';
 
 /**
  * Runs `@WebSocketGateway()` gateways over SocketCluster. A `@SubscribeMessage('name')` handler answers both
- * `socket.transmit('name', data)` and `socket.invoke('name', data)` (the invoke resolves with the handler's
- * return value, or rejects with its error).
+ * `socket.transmit('name', data)` and `socket.invoke('name', data)`: the invoke resolves with the handler's
+ * return value. An exception goes to Nest's WebSocket exception filters as in any gateway (the default one
+ * emits `'exception'` on the server socket) and the invoke then resolves with `undefined`; return an error
+ * object, or use a filter of your own, to tell the client.
  *
  * ```ts
  * const app = await NestFactory.create(AppModule);

@@ -57,6 +57,14 @@ export interface Tx {
   rows<T>(sql: string, params: unknown[]): Promise<T[]>;
 }
 
+export interface InstanceInfo {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: Date;
+}
+
+const INSTANCE_COLUMNS = ['SCP_instance_id', 'SCP_host', 'SCP_pid', 'SCP_started', 'SCP_heartbeat'] as const;
 const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
 const ROW_COLUMNS = [
   'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
@@ -186,34 +194,110 @@ export class PresenceStore {
     return this.transaction((tx) => this.transitions(tx, users, now, false));
   }
 
-  /** Renews this instance's lease and refreshes SCP_updated of all its rows: two statements, whatever the socket count. */
-  async heartbeat(instance: { id: string; host: string; pid: number; startedAt: Date }, now: Date): Promise<void> {
+  /**
+   * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements, whatever the
+   * socket count. Returns how many socket rows were refreshed, so that rows lost behind the instance's back
+   * (collected during a long pause) can be noticed.
+   */
+  async heartbeat(instance: InstanceInfo, now: Date): Promise<number> {
     const at = toSqlTime(now);
     await this.run(
-      this.dialect.upsert(this.tables.instances, ['SCP_instance_id', 'SCP_host', 'SCP_pid', 'SCP_started', 'SCP_heartbeat'], 1,
-        ['SCP_instance_id'], ['SCP_heartbeat']),
+      this.dialect.upsert(this.tables.instances, INSTANCE_COLUMNS, 1, ['SCP_instance_id'], ['SCP_heartbeat']),
       [instance.id, instance.host, instance.pid, toSqlTime(instance.startedAt), at],
     );
-    await this.run(`UPDATE ${this.t('sockets')} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [at, instance.id]);
+    return this.run(`UPDATE ${this.t('sockets')} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [at, instance.id]);
+  }
+
+  /**
+   * Registers this instance. If no other instance is alive (lease renewed since `cutoff`), this is a cold
+   * start: every old row is dropped and every user set offline, once. On MySQL a named lock makes the check
+   * and the registration one step, so two instances starting together cannot both do it.
+   */
+  async register(instance: InstanceInfo, cutoff: Date, now: Date): Promise<{ coldStart: boolean }> {
+    const locked = async (runner: QueryRunner) => {
+      const others = await this.select<{ n: number | string }>(
+        `SELECT COUNT(*) AS n FROM ${this.t('instances')} WHERE SCP_heartbeat >= ? AND SCP_instance_id <> ?`,
+        [toSqlTime(cutoff), instance.id],
+      );
+      const coldStart = Number(others[0].n) === 0;
+      if (coldStart) {
+        const at = toSqlTime(now);
+        await this.transaction(async (tx) => {
+          await tx.exec(`DELETE FROM ${this.t('sockets')}`, []);
+          await tx.exec(`DELETE FROM ${this.t('instances')}`, []);
+          await tx.exec(`UPDATE ${this.t('status')} SET SCP_status = 'offline', SCP_changed = ?, SCP_last_seen = ? WHERE SCP_status <> 'offline'`, [at, at]);
+        });
+      }
+      await this.heartbeat(instance, now);
+      void runner;
+      return { coldStart };
+    };
+    if (this.isSqlite) return this.withRunner(locked);
+    return this.withRunner(async (runner) => {
+      const name = `scp-start:${this.tables.sockets}`;
+      const [{ got }] = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as Array<{ got: number | string | null }>;
+      if (Number(got) !== 1) throw new Error(`could not take the startup lock '${name}' within 30 s`);
+      try {
+        return await locked(runner);
+      } finally {
+        await runner.query('SELECT RELEASE_LOCK(?)', [name]);
+      }
+    });
+  }
+
+  /** The GC leader: the oldest instance whose lease is current. */
+  async leader(cutoff: Date): Promise<string | undefined> {
+    const rows = await this.select<{ SCP_instance_id: string }>(
+      `SELECT SCP_instance_id FROM ${this.t('instances')} WHERE SCP_heartbeat >= ? ORDER BY SCP_started, SCP_instance_id LIMIT 1`,
+      [toSqlTime(cutoff)],
+    );
+    return rows[0]?.SCP_instance_id;
+  }
+
+  async deadInstances(cutoff: Date): Promise<string[]> {
+    const rows = await this.select<{ SCP_instance_id: string }>(
+      `SELECT SCP_instance_id FROM ${this.t('instances')} WHERE SCP_heartbeat < ?`,
+      [toSqlTime(cutoff)],
+    );
+    return rows.map((r) => r.SCP_instance_id);
+  }
+
+  /**
+   * Removes a dead instance's rows and runs its users' transitions. Whoever deletes the lease row does the
+   * rest; a second reaper finds no lease to delete and returns null, so the cleanup is reported once.
+   */
+  reapInstance(instanceId: string, cutoff: Date, now: Date): Promise<RemovedSockets | null> {
+    return this.transaction(async (tx) => {
+      const gone = await tx.exec(`DELETE FROM ${this.t('instances')} WHERE SCP_instance_id = ? AND SCP_heartbeat < ?`, [
+        instanceId, toSqlTime(cutoff),
+      ]);
+      if (gone === 0) return null;
+      return this.removeSocketsIn(tx, 'SCP_instance_id = ?', [instanceId], now, false);
+    });
   }
 
   /** Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. */
   removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
-    return this.removeSocketsWhere('SCP_instance_id = ?', [instanceId], now, deferOffline, async (tx) => {
+    return this.transaction(async (tx) => {
       await tx.exec(`DELETE FROM ${this.t('instances')} WHERE SCP_instance_id = ?`, [instanceId]);
+      return this.removeSocketsIn(tx, 'SCP_instance_id = ?', [instanceId], now, deferOffline);
     });
   }
 
   /**
-   * Deletes rows and leases not refreshed since `cutoff`, and takes offline the users left without a session.
-   * Also repairs status rows that say online or idle for a user with no session whose last change is older
-   * than `statusCutoff` (an instance that died during a user's offline grace).
+   * Deletes rows not refreshed since `cutoff` (rows no live instance owns: dead instances are reaped by
+   * lease first), and takes offline the users left without a session. Also repairs status rows that say
+   * online or idle for a user with no session and no change since `statusCutoff` (an instance that died
+   * during a user's offline grace).
    */
   async collectGarbage(cutoff: Date, statusCutoff: Date, now: Date): Promise<RemovedSockets & { rows: number }> {
     let rows = 0;
-    const removed = await this.removeSocketsWhere('SCP_updated < ?', [toSqlTime(cutoff)], now, false, async (tx) => {
-      rows = await tx.exec(`DELETE FROM ${this.t('sockets')} WHERE SCP_updated < ?`, [toSqlTime(cutoff)]);
-      await tx.exec(`DELETE FROM ${this.t('instances')} WHERE SCP_heartbeat < ?`, [toSqlTime(cutoff)]);
+    const removed = await this.transaction(async (tx) => {
+      const found = await this.removeSocketsIn(tx, 'SCP_updated < ?', [toSqlTime(cutoff)], now, false);
+      // Channel rows left without their presence row; presence rows go only through the locked select above.
+      rows = found.sockets.length + (await tx.exec(
+        `DELETE FROM ${this.t('sockets')} WHERE SCP_updated < ? AND SCP_channel <> ?`, [toSqlTime(cutoff), this.presenceChannel]));
+      return found;
     });
     const orphans = await this.select<{ SCP_user_id: string }>(
       `SELECT s.SCP_user_id FROM ${this.t('status')} s WHERE s.SCP_status <> 'offline' AND s.SCP_last_seen < ?
@@ -224,24 +308,17 @@ export class PresenceStore {
     return { ...removed, rows, changes: [...removed.changes, ...repaired.changes] };
   }
 
-  /** Deletes the sockets matching `where` (all their rows) and runs the transitions of their users. */
-  private removeSocketsWhere(
-    where: string,
-    params: unknown[],
-    now: Date,
-    deferOffline: boolean,
-    extra?: (tx: Tx) => Promise<void>,
-  ): Promise<RemovedSockets> {
-    return this.transaction(async (tx) => {
-      const found = await tx.rows<{ SCP_socket_id: string; SCP_user_id: string | null }>(
-        `SELECT SCP_socket_id, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_channel = ? AND ${where}`,
-        [this.presenceChannel, ...params]);
-      const sockets = found.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id }));
-      if (extra) await extra(tx);
-      else await this.deleteSockets(tx, sockets.map((s) => s.socketId));
-      const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
-      return { sockets, ...(await this.transitions(tx, users, now, deferOffline)) };
-    });
+  /** Inside a transaction: deletes every row of the sockets whose presence row matches `where`, then runs the transitions. */
+  private async removeSocketsIn(tx: Tx, where: string, params: unknown[], now: Date, deferOffline: boolean): Promise<RemovedSockets> {
+    const found = await tx.rows<{ SCP_socket_id: string; SCP_user_id: string | null }>(
+      // Locked: a heartbeat refreshing these rows meanwhile waits, so what is reported is what is deleted.
+      `SELECT SCP_socket_id, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_channel = ? AND ${where}${this.dialect.forUpdate}`,
+      [this.presenceChannel, ...params],
+    );
+    const sockets = found.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id }));
+    await this.deleteSockets(tx, sockets.map((s) => s.socketId));
+    const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
+    return { sockets, ...(await this.transitions(tx, users, now, deferOffline)) };
   }
 
   private async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {

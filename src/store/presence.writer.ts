@@ -98,6 +98,17 @@ export class PresenceWriter {
     return this.dirty.size;
   }
 
+  /**
+   * How many rows this instance has in the table, as far as it knows; undefined while writes are pending
+   * (then the table is about to change anyway).
+   */
+  get storedRows(): number | undefined {
+    if (this.dirty.size > 0 || this.flushing || this.reconcileNeeded) return undefined;
+    let rows = 0;
+    for (const stored of this.stored.values()) rows += 1 + stored.channels.size;
+    return rows;
+  }
+
   /** Writes everything still queued; used before shutdown. Gives up after a few failed attempts. */
   async drain(attempts = 3): Promise<void> {
     clearTimeout(this.timer);

@@ -3,7 +3,7 @@
  * does not run migrations itself (`database.migrationsRun: false`) working against them.
  *
  * The test uses a database of its own, created and dropped here, rather than `test`: the CLI records the
- * migration by name in `presence_migrations`, a row that other runs in the same schema would share.
+ * migration by name in `<table>_migrations`; a database of its own keeps the test apart from other runs.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -44,7 +44,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
         [database],
       )
     ).map((r) => r.name);
-  const migrations = () => admin.query<Array<{ name: string }>>(`SELECT name FROM \`${database}\`.presence_migrations`);
+  const migrations = () => admin.query<Array<{ name: string }>>(`SELECT name FROM \`${database}\`.\`${table}_migrations\``);
 
   beforeAll(async () => {
     admin = new DataSource({ type: 'mysql', url: MYSQL_URL });
@@ -67,7 +67,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     const { stdout } = await migrationRun();
     expect(stdout).toMatch(/PresenceSchema1732406400000 has been executed successfully/);
 
-    expect(await tables()).toEqual(['presence_migrations', table, `${table}_instances`, `${table}_status`].sort());
+    expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`].sort());
     expect((await migrations()).map((m) => m.name)).toEqual(['PresenceSchema1732406400000']);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(
