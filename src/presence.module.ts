@@ -8,6 +8,7 @@ import { PresenceStatus } from './status/presence-status.js';
 import { PresenceGc } from './cluster/presence-gc.js';
 import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
 import { PresenceInstance } from './cluster/presence-instance.js';
+import { PresenceScc } from './cluster/presence-scc.js';
 import { PresenceConfig } from './options/presence.config.js';
 import { ConfigurableModuleClass } from './presence.module-definition.js';
 import { PresenceOrchestrator } from './presence.orchestrator.js';
@@ -40,6 +41,7 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
     UsercountPublisher,
     PresenceHeartbeat,
     PresenceGc,
+    PresenceScc,
     PresenceEvents,
     PresenceMetadataAccessor,
     PresenceExplorer,

@@ -2,6 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationS
 import { PresenceGc } from './cluster/presence-gc.js';
 import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
 import { PresenceInstance } from './cluster/presence-instance.js';
+import { PresenceScc } from './cluster/presence-scc.js';
 import { PresenceConfig } from './options/presence.config.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
 import { PresenceTracker } from './socketcluster/presence.tracker.js';
@@ -34,6 +35,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     private readonly status: PresenceStatus,
     private readonly events: PresenceEvents,
     private readonly explorer: PresenceExplorer,
+    private readonly scc: PresenceScc,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -45,6 +47,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     this.writer.onFlush((result) => this.usercount.changed(result));
     await this.heartbeat.start();
     this.tracker.attach(server);
+    this.scc.start(server);
     this.usercount.start(server);
     this.gc.start();
     this.started = true;
@@ -61,6 +64,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     await this.gc.stop();
     await this.heartbeat.stop();
     await this.tracker.stop();
+    this.scc.stop(this.host.get());
     await this.host.close();
     await this.writer.drain();
     this.writer.stop();
