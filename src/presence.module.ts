@@ -5,6 +5,7 @@ import { PresenceEvents } from './events/presence-events.js';
 import { PresenceMetadataAccessor } from './events/presence-metadata.accessor.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
 import { PresenceStatus } from './status/presence-status.js';
+import { ChannelPresence } from './channels/channel-presence.js';
 import { PresenceGc } from './cluster/presence-gc.js';
 import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
 import { PresenceInstance } from './cluster/presence-instance.js';
@@ -46,6 +47,7 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
     PresenceMetadataAccessor,
     PresenceExplorer,
     PresenceStatus,
+    ChannelPresence,
     PresenceOrchestrator,
     PresenceService,
   ],

@@ -72,7 +72,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
       // With an offline grace, users of this instance keep their status for it: they may be reconnecting to
       // another instance (a rolling deploy). The GC leader's sweep takes the others offline.
       const removed = await this.store.removeInstance(this.instance.id, new Date(), this.config.options.offlineGraceMs > 0);
-      this.status.applied({ changes: removed.changes, deferred: [] }, { reason: 'disconnect', instanceId: this.instance.id });
+      this.status.applied({ ...removed, deferred: [] }, { reason: 'disconnect', instanceId: this.instance.id });
     } catch (error) {
       this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
     }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import scServer, { type AGServer } from 'socketcluster-server';
+import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
+import { checkChannelAccess } from '../channels/channel-access.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
 import { channelProblem } from './socket-identity.js';
@@ -39,6 +40,28 @@ export class AgServerHost {
     return this.server;
   }
 
+  /** Refuses what could not be stored, and presence channels the socket may not see. */
+  private async subscribeRefusal(socket: AGServerSocket, channel: unknown): Promise<PresenceError | null> {
+    const options = this.config.options;
+    const problem = channelProblem(channel, options.presenceChannel);
+    if (problem) return new PresenceError(`cannot subscribe: ${problem}`);
+    const presence = options.channelPresence;
+    if (presence && (channel as string).startsWith(presence.prefix)) {
+      await checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length));
+    }
+    return null;
+  }
+
+  /** The user count and presence diffs come from the server only: a client publishing there would forge them. */
+  private publishRefusal(channel: unknown): PresenceError | null {
+    const { usercount, channelPresence } = this.config.options;
+    if (typeof channel !== 'string') return null;
+    if ((usercount && channel === usercount.channel) || (channelPresence && channel.startsWith(channelPresence.prefix))) {
+      return new PresenceError(`'${channel}' is published by the server only`);
+    }
+    return null;
+  }
+
   /** True when the module created the server, and so closes it on shutdown. */
   get ownsServer(): boolean {
     return this.owned;
@@ -52,9 +75,10 @@ export class AgServerHost {
   }
 
   /**
-   * Refuses subscriptions that could not be stored (names longer than the column, the presence channel) with a
-   * PresenceError, so the client learns it at once. A server that already has inbound middleware keeps it:
-   * such channels are then served but not stored.
+   * Refuses, with a PresenceError the client receives at once: subscriptions that could not be stored (names
+   * longer than the column, the presence channel), subscriptions to a channel's presence by sockets that may not
+   * see it, and client publishes on the server's own channels. A server that already has inbound middleware
+   * keeps it: such channels are then served but not stored.
    */
   private guardSubscriptions(server: AGServer): void {
     if (server.hasMiddleware(server.MIDDLEWARE_INBOUND)) {
@@ -64,17 +88,17 @@ export class AgServerHost {
       );
       return;
     }
-    const { presenceChannel } = this.config.options;
     const middleware: AGServer.inboundMiddlewareFunction = async (stream) => {
       for await (const action of stream) {
-        if (action.type === action.SUBSCRIBE) {
-          const problem = channelProblem(action.channel, presenceChannel);
-          if (problem) {
-            action.block(new PresenceError(`cannot subscribe: ${problem}`));
-            continue;
-          }
+        let refusal: PresenceError | null = null;
+        try {
+          if (action.type === action.SUBSCRIBE) refusal = await this.subscribeRefusal(action.socket, action.channel);
+          else if (action.type === action.PUBLISH_IN) refusal = this.publishRefusal(action.channel);
+        } catch (error) {
+          refusal = error instanceof PresenceError ? error : new PresenceError(`cannot subscribe: ${(error as Error).message}`);
         }
-        action.allow();
+        if (refusal) action.block(refusal);
+        else action.allow();
       }
     };
     server.setMiddleware(server.MIDDLEWARE_INBOUND, middleware);

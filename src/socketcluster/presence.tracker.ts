@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import { describeValue } from '../options/describe-value.js';
 import { PresenceConfig } from '../options/presence.config.js';
-import { SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { ChannelPresence } from '../channels/channel-presence.js';
 import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from '../store/presence.writer.js';
 import { userIdOf } from './socket-identity.js';
@@ -25,6 +26,7 @@ export class PresenceTracker {
     private readonly config: PresenceConfig,
     private readonly sessions: LiveSessions,
     private readonly writer: PresenceWriter,
+    private readonly channels: ChannelPresence,
   ) {}
 
   attach(server: AGServer): void {
@@ -73,12 +75,20 @@ export class PresenceTracker {
     if (this.sessions.has(socket.id)) return;
     this.sessions.add(socket);
     this.writer.touch(socket.id);
-    // The socket's own procedure: it can only ever set its own status. The loop ends when the socket closes.
+    // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
+    this.answer(socket, SET_STATUS_PROCEDURE, async (data) => {
+      await this.setStatus(socket.id, data);
+    });
+    if (this.config.options.channelPresence) {
+      this.answer(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data));
+    }
+  }
+
+  private answer(socket: AGServerSocket, procedure: string, handle: (data: unknown) => Promise<unknown>): void {
     void (async () => {
-      for await (const request of socket.procedure(SET_STATUS_PROCEDURE)) {
+      for await (const request of socket.procedure(procedure)) {
         try {
-          await this.setStatus(socket.id, request.data);
-          request.end();
+          request.end(await handle(request.data));
         } catch (error) {
           request.error(error as Error);
         }

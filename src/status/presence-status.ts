@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { ChannelPresence } from '../channels/channel-presence.js';
 import { PresenceInstance } from '../cluster/presence-instance.js';
 import type { StatusReason } from '../events/presence-event.interface.js';
 import { PresenceEvents } from '../events/presence-events.js';
@@ -27,6 +28,7 @@ export class PresenceStatus {
     private readonly store: PresenceStore,
     private readonly events: PresenceEvents,
     private readonly instance: PresenceInstance,
+    private readonly channels: ChannelPresence,
   ) {}
 
   /** After each flush: session events first, then the user transitions it committed. */
@@ -50,6 +52,7 @@ export class PresenceStatus {
   }
 
   private apply(transitions: Transitions, at: Date, causeOf: (userId: string) => Cause): void {
+    this.channels.publish(transitions.channels);
     for (const { userId, from, to } of transitions.changes) {
       const cause = causeOf(userId);
       this.events.emit({
@@ -66,7 +69,7 @@ export class PresenceStatus {
       this.graceTimers.delete(userId);
       this.store
         .recompute([userId], new Date())
-        .then((transitions) => this.apply({ changes: transitions.changes, deferred: [] }, new Date(), () => cause))
+        .then((transitions) => this.apply({ ...transitions, deferred: [] }, new Date(), () => cause))
         .catch((error: Error) => this.logger.error(`re-checking ${userId} after the offline grace failed: ${error.message}`));
     }, this.config.options.offlineGraceMs);
     this.graceTimers.set(userId, timer);

@@ -7,6 +7,10 @@ export function presenceTableNames(tableName: string) {
     instances: `${tableName}_instances`,
     /** One row per user who has been seen: the status hooks fire from changes of this row. */
     status: `${tableName}_status`,
+    /** Channel presence: members of each channel as last published, aggregated per user. */
+    members: `${tableName}_members`,
+    /** Channel presence: the sequence number of each channel's last diff. */
+    channels: `${tableName}_channels`,
   };
 }
 

@@ -37,10 +37,29 @@ export interface StatusChange {
   to: UserStatus;
 }
 
-/** Status transitions committed by one transaction; `deferred` users went sessionless but wait out the grace. */
+/** One member of a channel: a user, with the status of their sockets in that channel. */
+export interface ChannelMember {
+  userId: string;
+  status: SessionStatus;
+}
+
+/** How a channel's members changed in one transaction, numbered per channel. */
+export interface ChannelDiff {
+  channel: string;
+  seq: number;
+  joins: ChannelMember[];
+  leaves: ChannelMember[];
+  updates: ChannelMember[];
+}
+
+/**
+ * Status transitions committed by one transaction; `deferred` users went sessionless but wait out the grace;
+ * `channels` are the channel presence diffs of the same transaction.
+ */
 export interface Transitions {
   changes: StatusChange[];
   deferred: string[];
+  channels?: ChannelDiff[];
 }
 
 /** Sockets whose rows a statement removed, with their users. */
@@ -65,6 +84,7 @@ export interface InstanceInfo {
 }
 
 const INSTANCE_COLUMNS = ['SCP_instance_id', 'SCP_host', 'SCP_pid', 'SCP_started', 'SCP_heartbeat'] as const;
+const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status'] as const;
 const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
 const ROW_COLUMNS = [
   'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
@@ -225,6 +245,7 @@ export class PresenceStore {
         await this.transaction(async (tx) => {
           await tx.exec(`DELETE FROM ${this.t('sockets')}`, []);
           await tx.exec(`DELETE FROM ${this.t('instances')}`, []);
+          await tx.exec(`DELETE FROM ${this.t('members')}`, []);
           await tx.exec(`UPDATE ${this.t('status')} SET SCP_status = 'offline', SCP_changed = ?, SCP_last_seen = ? WHERE SCP_status <> 'offline'`, [at, at]);
         });
       }
@@ -383,7 +404,97 @@ export class PresenceStore {
         );
       }
     }
+    // After every status lock (chunks included): channel rows are locked last, in key order, by everyone.
+    result.channels = await this.memberships(tx, [...new Set(userIds)].sort());
     return result;
+  }
+
+  /**
+   * Channel presence, under the users' status-row locks (so no other instance changes these users meanwhile):
+   * aggregate each user's sockets per channel, compare with the members as last published, write the
+   * difference and number each changed channel's diff.
+   */
+  private async memberships(tx: Tx, users: string[]): Promise<ChannelDiff[]> {
+    const presence = this.config.options.channelPresence;
+    if (!presence || users.length === 0) return [];
+    const key = (channel: string, userId: string) => `${channel}\u0000${userId}`;
+    const after = new Map<string, ChannelMember & { channel: string }>();
+    const before = new Map<string, ChannelMember & { channel: string }>();
+    for (const part of chunks(users)) {
+      const marks = part.map(() => '?').join(', ');
+      const live = await tx.rows<{ SCP_channel: string; SCP_user_id: string; online: number | string }>(
+        `SELECT SCP_channel, SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online
+         FROM ${this.t('sockets')} WHERE SCP_user_id IN (${marks}) AND SCP_channel <> ? GROUP BY SCP_channel, SCP_user_id`,
+        [...part, this.presenceChannel],
+      );
+      for (const row of live) {
+        if (!presence.matches(row.SCP_channel)) continue;
+        const status: SessionStatus = Number(row.online) > 0 ? 'online' : 'idle';
+        after.set(key(row.SCP_channel, row.SCP_user_id), { channel: row.SCP_channel, userId: row.SCP_user_id, status });
+      }
+      const published = await tx.rows<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus }>(
+        `SELECT SCP_channel, SCP_user_id, SCP_status FROM ${this.t('members')} WHERE SCP_user_id IN (${marks})`,
+        part,
+      );
+      for (const row of published) {
+        before.set(key(row.SCP_channel, row.SCP_user_id), { channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status });
+      }
+    }
+    const diffs = new Map<string, ChannelDiff>();
+    const diffOf = (channel: string) => {
+      let diff = diffs.get(channel);
+      if (!diff) diffs.set(channel, (diff = { channel, seq: 0, joins: [], leaves: [], updates: [] }));
+      return diff;
+    };
+    const upserts: unknown[][] = [];
+    const deletes: Array<[string, string]> = [];
+    for (const [k, member] of after) {
+      const was = before.get(k);
+      if (!was) diffOf(member.channel).joins.push({ userId: member.userId, status: member.status });
+      else if (was.status !== member.status) diffOf(member.channel).updates.push({ userId: member.userId, status: member.status });
+      else continue;
+      upserts.push([member.channel, member.userId, member.status]);
+    }
+    for (const [k, member] of before) {
+      if (after.has(k)) continue;
+      diffOf(member.channel).leaves.push({ userId: member.userId, status: member.status });
+      deletes.push([member.channel, member.userId]);
+    }
+    if (diffs.size === 0) return [];
+    for (const part of chunks(upserts)) {
+      await tx.exec(this.dialect.upsert(this.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status']), part.flat());
+    }
+    for (const part of chunks(deletes)) {
+      await tx.exec(
+        `DELETE FROM ${this.t('members')} WHERE ${part.map(() => '(SCP_channel = ? AND SCP_user_id = ?)').join(' OR ')}`,
+        part.flat(),
+      );
+    }
+    const channels = [...diffs.keys()].sort();
+    for (const part of chunks(channels)) {
+      await tx.exec(this.dialect.upsertCounter(this.tables.channels, 'SCP_channel', 'SCP_seq', part.length), part);
+      const seqs = await tx.rows<{ SCP_channel: string; SCP_seq: number | string }>(
+        `SELECT SCP_channel, SCP_seq FROM ${this.t('channels')} WHERE SCP_channel IN (${part.map(() => '?').join(', ')})`,
+        part,
+      );
+      for (const row of seqs) diffs.get(row.SCP_channel)!.seq = Number(row.SCP_seq);
+    }
+    return channels.map((channel) => diffs.get(channel)!);
+  }
+
+  /** The members of a channel as last published, and the seq of that state, read in one consistent statement. */
+  async channelSnapshot(channel: string): Promise<{ seq: number; members: ChannelMember[] }> {
+    const rows = await this.select<{ SCP_user_id: string | null; SCP_status: SessionStatus | null; seq: number | string | null }>(
+      `SELECT m.SCP_user_id, m.SCP_status, (SELECT SCP_seq FROM ${this.t('channels')} WHERE SCP_channel = ?) AS seq
+       FROM ${this.t('members')} m WHERE m.SCP_channel = ?
+       UNION ALL SELECT NULL, NULL, (SELECT SCP_seq FROM ${this.t('channels')} WHERE SCP_channel = ?)`,
+      [channel, channel, channel],
+    );
+    const members = rows
+      .filter((r) => r.SCP_user_id !== null)
+      .map((r) => ({ userId: r.SCP_user_id!, status: r.SCP_status! }))
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+    return { seq: Number(rows[rows.length - 1]?.seq ?? 0), members };
   }
 
   /** The stored status of each user (offline when never seen). */

@@ -30,6 +30,8 @@ export interface FlushResult {
   disconnected: SessionInfo[];
   /** Users whose status may have changed, each with the socket change that may have changed it. */
   causes: Map<string, { socketId: string; reason: StatusReason }>;
+  /** Users whose channels changed, for channel presence (only when it is enabled). */
+  channelUsers: Set<string>;
   /** The status changes committed with this flush. */
   transitions: Transitions;
   at: Date;
@@ -158,12 +160,12 @@ export class PresenceWriter {
     const { batch, next, result } = this.diff(ids, reconcile);
     const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length === 0;
     try {
-      if (empty && result.causes.size === 0 && !reconcile) {
+      if (empty && result.causes.size === 0 && result.channelUsers.size === 0 && !reconcile) {
         for (const resolve of waiters) resolve();
         return;
       }
       const written = await this.store.write(batch, this.instance.id, result.at, {
-        users: result.causes.keys(),
+        users: [...result.causes.keys(), ...result.channelUsers],
         deferOffline: this.config.options.offlineGraceMs > 0,
         reconcile,
       });
@@ -207,7 +209,12 @@ export class PresenceWriter {
     const next = new Map<string, Stored | null>();
     const result: FlushResult = {
       joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0,
-      connected: [], disconnected: [], causes: new Map(), transitions: { changes: [], deferred: [] }, at: new Date(),
+      connected: [], disconnected: [], causes: new Map(), channelUsers: new Set(), transitions: { changes: [], deferred: [] },
+      at: new Date(),
+    };
+    const watched = this.config.options.channelPresence;
+    const channelChange = (userId: string | null, channel: string) => {
+      if (watched && userId !== null && watched.matches(channel)) result.channelUsers.add(userId);
     };
     const cause = (userId: string | null, socketId: string, reason: StatusReason) => {
       if (userId !== null) result.causes.set(userId, { socketId, reason });
@@ -222,6 +229,7 @@ export class PresenceWriter {
           result.leftSockets++;
           result.leftChannels += previous.channels.size;
           result.disconnected.push(this.info(previous.socket, previous.userId));
+          for (const ch of previous.channels) channelChange(previous.userId, ch);
           cause(previous.userId, id, 'disconnect');
           next.set(id, null);
         }
@@ -256,11 +264,17 @@ export class PresenceWriter {
         const added = [...channels].filter((ch) => !before.channels.has(ch));
         if (added.length > 0) batch.upserts.push({ socket: this.record(live, userId, token), presence: false, channels: added });
       }
-      for (const ch of channels) if (!previous?.channels.has(ch)) result.joinedChannels++;
+      for (const ch of channels) {
+        if (previous?.channels.has(ch) && previous.userId === userId && previous.status === live.status) continue;
+        if (!previous?.channels.has(ch)) result.joinedChannels++;
+        channelChange(userId, ch);
+        if (previous) channelChange(previous.userId, ch);
+      }
       if (previous) {
         for (const ch of previous.channels) {
           if (channels.has(ch)) continue;
           result.leftChannels++;
+          channelChange(previous.userId, ch);
           if (before) batch.removedChannels.push({ socketId: id, channel: ch });
         }
       }

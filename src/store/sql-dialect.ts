@@ -6,6 +6,8 @@ export interface SqlDialect {
   id(name: string): string;
   /** `INSERT … VALUES (…),(…)` that, where `conflict` already exists, sets the `update` columns to the incoming values. */
   upsert(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
+  /** Inserts `rows` keys with counter 1, or adds 1 to the counter of those that exist. */
+  upsertCounter(table: string, key: string, counter: string, rows: number): string;
   /** `INSERT IGNORE` / `INSERT OR IGNORE`. */
   readonly insertIgnore: string;
   /** Row locks for a SELECT inside a transaction; SQLite's transactions are serialised anyway. */
@@ -32,6 +34,9 @@ export const mysqlDialect: SqlDialect = {
   upsert: (table, columns, rows, _conflict, update) =>
     `INSERT INTO ${mysqlId(table)} (${columns.map(mysqlId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
     `ON DUPLICATE KEY UPDATE ${assignments(update, mysqlId, (c) => `VALUES(${mysqlId(c)})`)}`,
+  upsertCounter: (table, key, counter, rows) =>
+    `INSERT INTO ${mysqlId(table)} (${mysqlId(key)}, ${mysqlId(counter)}) VALUES ${new Array(rows).fill('(?, 1)').join(', ')} ` +
+    `ON DUPLICATE KEY UPDATE ${mysqlId(counter)} = ${mysqlId(counter)} + 1`,
   insertIgnore: 'INSERT IGNORE',
   forUpdate: ' FOR UPDATE',
   timeText: (column) => `DATE_FORMAT(${column}, '%Y-%m-%d %H:%i:%s.%f')`,
@@ -43,6 +48,9 @@ export const sqliteDialect: SqlDialect = {
   upsert: (table, columns, rows, conflict, update) =>
     `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
     `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
+  upsertCounter: (table, key, counter, rows) =>
+    `INSERT INTO ${sqliteId(table)} (${sqliteId(key)}, ${sqliteId(counter)}) VALUES ${new Array(rows).fill('(?, 1)').join(', ')} ` +
+    `ON CONFLICT (${sqliteId(key)}) DO UPDATE SET ${sqliteId(counter)} = ${sqliteId(counter)} + 1`,
   insertIgnore: 'INSERT OR IGNORE',
   forUpdate: '',
   timeText: (column) => column,

@@ -67,7 +67,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     const { stdout } = await migrationRun();
     expect(stdout).toMatch(/PresenceSchema1732406400000 has been executed successfully/);
 
-    expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`].sort());
+    expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`].sort());
     expect((await migrations()).map((m) => m.name)).toEqual(['PresenceSchema1732406400000']);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence-tables.js';
+import { binaryCollation } from './binary-collation.js';
 
 /**
  * Creates the sc-presence table (same columns, so SQL that reads it keeps working) and the module's own
@@ -96,11 +97,4 @@ export class PresenceSchema1732406400000 implements MigrationInterface {
       await queryRunner.query(`DROP TABLE IF EXISTS ${queryRunner.connection.driver.escape(table)}`);
     }
   }
-}
-
-/** A binary collation that does not ignore trailing spaces, where the server has one. */
-async function binaryCollation(queryRunner: QueryRunner): Promise<string> {
-  const [{ version }] = (await queryRunner.query('SELECT VERSION() AS version')) as Array<{ version: string }>;
-  if (/mariadb/i.test(version)) return 'utf8mb4_nopad_bin';
-  return Number.parseInt(version, 10) >= 8 ? 'utf8mb4_0900_bin' : 'utf8mb4_bin';
 }
