@@ -109,6 +109,8 @@ export class PresenceStore {
   private dialect!: SqlDialect;
   private tables!: PresenceTableNames;
   private presenceChannel!: string;
+  /** Pooled connections whose session is already READ COMMITTED. */
+  private readonly readCommitted = new WeakSet<object>();
   /** better-sqlite3 has one connection: its transactions must not interleave. */
   private sqliteQueue: Promise<unknown> = Promise.resolve();
 
@@ -185,7 +187,11 @@ export class PresenceStore {
     }
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    return this.transaction(async (tx) => {
+    const statements =
+      Math.ceil(batch.removedSockets.length / CHUNK) + Math.ceil(batch.removedChannels.length / CHUNK) + Math.ceil(rows.length / CHUNK);
+    // A lone statement with no status to decide is atomic by itself: no transaction around it.
+    const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
+    return run(async (tx) => {
       const users = new Set(affected);
       await this.deleteSockets(tx, batch.removedSockets);
       for (const part of chunks(batch.removedChannels)) {
@@ -373,12 +379,15 @@ export class PresenceStore {
       const known = new Set(current.map((row) => row.SCP_user_id));
       const missing = users.filter((u) => !known.has(u));
       if (missing.length > 0) {
-        await tx.exec(
+        const inserted = await tx.exec(
           `${this.dialect.insertIgnore} INTO ${status} (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ` +
             missing.map(() => `(?, 'offline', ?, ?)`).join(', '),
           missing.flatMap((u) => [u, at, at]),
         );
-        current.push(...(await lock(missing)));
+        // Rows this transaction inserted are locked by it and offline; only if another instance inserted some
+        // of them first must they be read (and locked) again.
+        if (inserted === missing.length) current.push(...missing.map((u) => ({ SCP_user_id: u, SCP_status: 'offline' as const, changed: at })));
+        else current.push(...(await lock(missing)));
       }
       const sessions = await tx.rows<{ SCP_user_id: string; online: number | string; n: number | string }>(
         `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
@@ -600,6 +609,28 @@ export class PresenceStore {
     }
   }
 
+  /** Statements outside a transaction, for a write that is one statement. */
+  private readonly direct = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
+    fn({ exec: (sql, params) => this.run(sql, params), rows: (sql, params) => this.select(sql, params) });
+
+  /**
+   * READ COMMITTED for MySQL transactions. On the module's own pool each connection is switched once for its
+   * session, which saves a statement per transaction; a shared DataSource is left as the app set it, and
+   * each transaction names its level.
+   */
+  private async isolation(runner: QueryRunner): Promise<'READ COMMITTED' | undefined> {
+    if (this.isSqlite) return undefined;
+    if (!this.ownsDataSource) return 'READ COMMITTED';
+    await runner.connect();
+    const connection = (runner as unknown as { databaseConnection?: object }).databaseConnection;
+    if (!connection) return 'READ COMMITTED';
+    if (!this.readCommitted.has(connection)) {
+      await runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      this.readCommitted.add(connection);
+    }
+    return undefined;
+  }
+
   private select<T>(sql: string, params: unknown[]): Promise<T[]> {
     return this.connection.query(sql, params) as Promise<T[]>;
   }
@@ -616,7 +647,7 @@ export class PresenceStore {
   async transaction<T>(fn: (tx: Tx) => Promise<T>, attempts = 3): Promise<T> {
     const work = () =>
       this.withRunner(async (runner) => {
-        await runner.startTransaction(this.isSqlite ? undefined : 'READ COMMITTED');
+        await runner.startTransaction(await this.isolation(runner));
         try {
           const result = await fn({
             exec: async (sql, params) => (await runner.query(sql, params, true)).affected ?? 0,

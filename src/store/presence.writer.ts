@@ -64,6 +64,7 @@ export class PresenceWriter {
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private failures = 0;
+  private lastTouch = 0;
   private reconcileNeeded = false;
   private stopped = false;
 
@@ -81,6 +82,7 @@ export class PresenceWriter {
 
   touch(socketId: string): void {
     this.dirty.add(socketId);
+    this.lastTouch = Date.now();
     this.schedule(this.config.options.flushIntervalMs);
   }
 
@@ -127,12 +129,27 @@ export class PresenceWriter {
     this.timer = undefined;
   }
 
+  /**
+   * A flush waits until changes pause for `flushIntervalMs`, but never more than 5 × `flushIntervalMs` after
+   * the first of them: a single event is written after one interval, a storm in few large batches.
+   */
   private schedule(delay: number): void {
     if (this.stopped || this.timer || this.flushing) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, delay);
+    const first = Date.now();
+    const interval = this.config.options.flushIntervalMs;
+    const fire = (wait: number) => {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        const now = Date.now();
+        const quietFor = now - this.lastTouch;
+        if (this.failures === 0 && quietFor < interval && now - first + interval - quietFor < 5 * interval) {
+          fire(interval - quietFor);
+          return;
+        }
+        void this.flush();
+      }, wait);
+    };
+    fire(delay);
   }
 
   private flush(): Promise<void> {
