@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
+import { describe, expect, it } from 'vitest';
 import { PresenceError } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { BACKENDS, eventually, presenceTestBed, type PresenceApp } from '../support/presence-app.js';
+import { connectClient, subscribe } from '../support/clients.js';
 import { connectWithSignedToken, signRaw } from '../support/token-clients.js';
 
 interface Row {
@@ -17,15 +16,8 @@ interface Row {
 const settle = <T>(call: () => Promise<T>): Promise<T> => (async () => call())();
 
 describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-
-  afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   const rowsOf = (socketId: string) =>
     ctx!.sql<Row>(`SELECT * FROM ${ctx!.table} WHERE SCP_socket_id = ?`, [socketId]);
@@ -34,12 +26,12 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
 
   async function connect(options: Parameters<typeof connectClient>[2] = {}) {
     const socket = await connectClient(ctx!.port, ctx!.server, options);
-    sockets.push(socket);
+    bed.track(socket);
     return socket;
   }
 
   it('refuses channels longer than 255 characters with a PresenceError and stores nothing for them', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect({ token: { user_id: 'long' } });
     for (const channel of ['c'.repeat(256), 'x'.repeat(5000), '漢'.repeat(256)]) {
       const error = await subscribe(socket, channel).then(
@@ -59,7 +51,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('stores a 255-character channel exactly, without truncation', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect();
     const ascii = `${'a'.repeat(254)}Z`;
     const cjk = `${'字'.repeat(254)}尾`;
@@ -76,7 +68,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('refuses a subscription to the presence channel', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect({ token: { user_id: 'sneaky' } });
     await expect(subscribe(socket, '_SCPRESENCE')).rejects.toMatchObject({ name: 'PresenceError' });
     await subscribe(socket, 'after');
@@ -88,7 +80,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('stores unicode, SQL metacharacters and near-identical names as separate exact rows', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect();
     const channels = [
       // unicode
@@ -141,7 +133,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('tracks sockets whose user id is not a usable id as anonymous, and loses nothing for the others', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const bad: Array<[string, unknown]> = [
       ['object', { id: 7, name: 'obj' }],
       ['array', ['a', 'b']],
@@ -183,7 +175,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('tracks sockets with a forged, expired or malformed token as anonymous', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const server = ctx.server;
     const { expiresIn: _expiresIn, ...signOptions } = (server.defaultSignatureOptions ?? {}) as Record<string, unknown>;
     const tokens = {
@@ -192,7 +184,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
       malformed: 'not.a.jwt',
     };
     const bad = await Promise.all(Object.values(tokens).map((token) => connectWithSignedToken(ctx!.port, token)));
-    sockets.push(...bad);
+    bad.forEach((socket) => bed.track(socket));
     const good = await connect({ token: { user_id: 'honest' } });
     await Promise.all([...bad, good].map((socket) => subscribe(socket, 'room')));
 
@@ -207,7 +199,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it("refuses presence.setStatus values other than 'online' and 'idle' with a PresenceError", async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect({ token: { user_id: 'setter' } });
     await eventually(async () => expect(await rowsOf(socket.id!)).toHaveLength(1));
     const statusOf = async () =>
@@ -231,7 +223,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('stores a token payload larger than 16000 characters of JSON as NULL but keeps the user id', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const big = await connect({ token: { user_id: 'big', pad: 'p'.repeat(16_100) } });
     const small = await connect({ token: { user_id: 'small', pad: 'p'.repeat(15_000) } });
     await subscribe(big, 'room');
@@ -247,7 +239,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('cuts a very long Origin header to 1024 characters', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const origin = `http://${'o'.repeat(4993)}`;
     expect(origin).toHaveLength(5000);
     const socket = await connect({ origin });
@@ -259,7 +251,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
   });
 
   it('rejects bad service arguments with a PresenceError', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connect({ token: { user_id: 'svc' } });
     await eventually(async () => expect(await rowsOf(socket.id!)).toHaveLength(1));
     const presence = ctx.presence;

@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
+import { describe, expect, it } from 'vitest';
 import type { AGServerSocket } from 'socketcluster-server';
 import type { PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { connectClient, subscribe } from '../support/clients.js';
 
 interface Member {
   userId: string;
@@ -33,23 +32,16 @@ function roomView(snapshot: Snapshot, diffs: Diff[]): Map<string, string> {
 }
 
 describe.each(BACKENDS)('channel presence (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-
-  afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   async function start(channelPresence: PresenceModuleOptions['channelPresence'] = { channels: /^room:/ }) {
-    ctx = await startPresenceApp(fastOptions(backend, { channelPresence }));
+    ctx = await bed.start({ channelPresence });
   }
 
   async function client(userId?: string) {
     const socket = await connectClient(ctx!.port, ctx!.server, userId ? { token: { user_id: userId } } : {});
-    sockets.push(socket);
+    bed.track(socket);
     return socket;
   }
 

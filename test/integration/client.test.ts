@@ -1,36 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
 import { createPresenceClient, type PresenceClient, type PresenceClientOptions } from '../../src/client/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, signToken, type ClientOptions } from '../support/clients.js';
+import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { signToken, type ClientOptions } from '../support/clients.js';
 
 describe.each(BACKENDS)('client helper (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-  const helpers: PresenceClient[] = [];
-
-  afterEach(async () => {
-    helpers.splice(0).forEach((helper) => helper.destroy());
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   async function start() {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     return ctx;
   }
 
-  async function connect(options: ClientOptions = {}) {
-    const socket = await connectClient(ctx!.port, ctx!.server, options);
-    sockets.push(socket);
-    return socket;
-  }
+  const connect = (options: ClientOptions = {}) => bed.connect(options);
 
   function helper(socket: AGClientSocket, options: PresenceClientOptions = {}) {
     const presence = createPresenceClient(socket, { onError: (error) => errors.push(error), ...options });
-    helpers.push(presence);
+    bed.onCleanup(() => presence.destroy());
     return presence;
   }
   let errors: Error[] = [];
@@ -54,7 +41,7 @@ describe.each(BACKENDS)('client helper (%s)', (backend) => {
         loadToken: async () => signed,
       } as never,
     } as never);
-    sockets.push(socket);
+    bed.track(socket);
     await socket.listener('connect').once(5000);
     return socket;
   }

@@ -9,7 +9,7 @@ import type { AGClientSocket } from 'socketcluster-client';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PresenceModule, SocketClusterAdapter, type PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, wrap, type PresenceApp } from '../support/presence-app.js';
+import { BACKENDS, eventually, fastOptions, presenceTestBed, wrap, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
 
 @Injectable()
@@ -67,27 +67,20 @@ async function startGatewayApp(imports: unknown[]): Promise<INestApplication> {
 }
 
 describe.each(BACKENDS)('SocketClusterAdapter with PresenceModule (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-
-  afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   async function start(): Promise<PresenceApp> {
     const options: PresenceModuleOptions = fastOptions(backend);
     const app = await startGatewayApp([PresenceModule.forRoot(options), EchoModule]);
-    ctx = wrap(app, options);
+    ctx = bed.adopt(wrap(app, options));
     return ctx;
   }
 
   it('answers invokes and transmits on the endpoint presence tracks, with the same AGServer', async () => {
     const { app, port, server, table, sql } = await start();
     const socket = await connectClient(port, server, { token: { user_id: 'gw' } });
-    sockets.push(socket);
+    bed.track(socket);
 
     expect(await socket.invoke('echo', { a: 1 })).toEqual({ a: 1 });
     expect(await socket.invoke('echo', 'text')).toBe('text');
@@ -114,7 +107,7 @@ describe.each(BACKENDS)('SocketClusterAdapter with PresenceModule (%s)', (backen
   it('settles an invoke whose handler throws, and the socket keeps working', async () => {
     const { port, server } = await start();
     const socket = await connectClient(port, server);
-    sockets.push(socket);
+    bed.track(socket);
     const serverSocket = server.clients[socket.id!];
     const exceptions: unknown[] = [];
     void (async () => {

@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
+import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type Backend, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { BACKENDS, eventually, presenceTestBed, sleep, type Backend, type PresenceApp } from '../support/presence-app.js';
+import { connectClient, subscribe } from '../support/clients.js';
 import { observeExchange, type ExchangeObserver } from '../support/usercount-observer.js';
 
 /** UTC text with milliseconds, as the module writes SCP_updated. */
@@ -24,17 +23,8 @@ const GC_TIMINGS: PresenceModuleOptions = {
 };
 
 describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: Backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-  const observers: ExchangeObserver[] = [];
-
-  afterEach(async () => {
-    observers.splice(0).forEach((o) => o.stop());
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   /**
    * Rows as a crashed instance leaves them: another instance id, last refreshed 10 minutes ago. Each socket
@@ -78,9 +68,9 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
   };
 
   it('deletes the rows and the lease of a dead instance within gc.intervalMs, and keeps live rows', async () => {
-    ctx = await startPresenceApp(fastOptions(backend, GC_TIMINGS));
+    ctx = await bed.start(GC_TIMINGS);
     const live = await connectClient(ctx.port, ctx.server, { token: { user_id: 'alive' } });
-    sockets.push(live);
+    bed.track(live);
     await subscribe(live, 'room');
     await eventually(async () => expect(await ctx!.presence.count('sockets')).toBe(1));
     const [{ id: liveInstance }] = await ctx.sql<{ id: string }>(`SELECT SCP_instance_id AS id FROM ${ctx.table} LIMIT 1`);
@@ -90,9 +80,7 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
       { userId: 'ghost-2', channels: [] },
       { userId: null, channels: ['room'] },
     ]);
-    expect(await rowsOf(dead.instanceId)).toBe(dead.rows);
-    expect(await leaseOf(dead.instanceId)).toBe(1);
-
+    // (No check that they are there: GC may already be removing them.)
     const inserted = Date.now();
     await eventually(async () => {
       expect(await rowsOf(dead.instanceId)).toBe(0);
@@ -110,11 +98,11 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
   });
 
   it('republishes the user count after GC removed rows', async () => {
-    ctx = await startPresenceApp(fastOptions(backend, GC_TIMINGS));
+    ctx = await bed.start(GC_TIMINGS);
     const observer = observeExchange(ctx.server);
-    observers.push(observer);
+    bed.onCleanup(() => observer.stop());
     const live = await connectClient(ctx.port, ctx.server, { token: { user_id: 'alive' } });
-    sockets.push(live);
+    bed.track(live);
     await eventually(() => expect(observer.last()).toBe(1));
     await sleep(300);
     const before = observer.received.length;
@@ -127,9 +115,9 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
   });
 
   it('never deletes anything with gc: { enabled: false }', async () => {
-    ctx = await startPresenceApp(fastOptions(backend, { ...GC_TIMINGS, gc: { enabled: false, intervalMs: 100, thresholdMs: 1000 } }));
+    ctx = await bed.start({ ...GC_TIMINGS, gc: { enabled: false, intervalMs: 100, thresholdMs: 1000 } });
     const live = await connectClient(ctx.port, ctx.server, { token: { user_id: 'alive' } });
-    sockets.push(live);
+    bed.track(live);
     await eventually(async () => expect(await ctx!.presence.count('sockets')).toBe(1));
 
     const dead = await insertDeadInstance([{ userId: 'ghost-1', channels: ['room'] }, { userId: null, channels: [] }]);

@@ -1,30 +1,22 @@
 import { Injectable, Module, Scope } from '@nestjs/common';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
+import { describe, expect, it } from 'vitest';
 import { OnUserOnline, type PresenceEvent, type UserStatusEvent } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, signToken } from '../support/clients.js';
+import { BACKENDS, eventually, fastOptions, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { connectClient, signToken } from '../support/clients.js';
 import { HookRecorder } from '../support/hook-recorder.js';
 
 describe.each(BACKENDS)('user status and hooks (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-
-  afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   async function start(extra: Parameters<typeof fastOptions>[1] = {}, providers: unknown[] = []) {
-    ctx = await startPresenceApp(fastOptions(backend, extra), { providers: [HookRecorder, ...(providers as never[])] });
+    ctx = await bed.start(extra, { providers: [HookRecorder, ...(providers as never[])] });
     return ctx.app.get(HookRecorder);
   }
 
   async function client(token?: Record<string, unknown>) {
     const socket = await connectClient(ctx!.port, ctx!.server, { token });
-    sockets.push(socket);
+    bed.track(socket);
     return socket;
   }
 
@@ -182,7 +174,7 @@ describe.each(BACKENDS)('user status and hooks (%s)', (backend) => {
     }
     @Module({ providers: [PerRequest] })
     class RequestScopedModule {}
-    ctx = await startPresenceApp(fastOptions(backend), {
+    ctx = await bed.start({}, {
       imports: [RequestScopedModule],
       providers: [HookRecorder, { provide: 'RECORDER_ALIAS', useExisting: HookRecorder }],
     });

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
-import { BACKENDS, dropTables, eventually, fastOptions, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, disconnectAll, signToken, subscribe } from '../support/clients.js';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, eventually, presenceTestBed, type PresenceApp } from '../support/presence-app.js';
+import { connectClient, signToken, subscribe } from '../support/clients.js';
 
 interface Row {
   SCP_socket_id: string;
@@ -14,15 +13,8 @@ interface Row {
 }
 
 describe.each(BACKENDS)('tracking sockets and subscriptions (%s)', (backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-
-  afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   const rows = (socketId?: string) =>
     ctx!.sql<Row>(
@@ -31,9 +23,9 @@ describe.each(BACKENDS)('tracking sockets and subscriptions (%s)', (backend) => 
     );
 
   it('stores a presence row per socket and a row per subscription, and removes them', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connectClient(ctx.port, ctx.server, { token: { user_id: 'alice', role: 'admin' }, origin: 'http://example.test' });
-    sockets.push(socket);
+    bed.track(socket);
     await subscribe(socket, 'room:1');
     await subscribe(socket, 'room:2');
 
@@ -58,9 +50,9 @@ describe.each(BACKENDS)('tracking sockets and subscriptions (%s)', (backend) => 
   });
 
   it('re-keys every row of a socket when it authenticates, switches user or logs out', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const socket = await connectClient(ctx.port, ctx.server);
-    sockets.push(socket);
+    bed.track(socket);
     await subscribe(socket, 'lobby');
     await eventually(async () => {
       const r = await rows(socket.id!);
@@ -87,12 +79,12 @@ describe.each(BACKENDS)('tracking sockets and subscriptions (%s)', (backend) => 
   });
 
   it('answers the service queries from the table', async () => {
-    ctx = await startPresenceApp(fastOptions(backend));
+    ctx = await bed.start();
     const a1 = await connectClient(ctx.port, ctx.server, { token: { user_id: 'ann' } });
     const a2 = await connectClient(ctx.port, ctx.server, { token: { user_id: 'ann' } });
     const b = await connectClient(ctx.port, ctx.server, { token: { user_id: 'ben' } });
     const anon = await connectClient(ctx.port, ctx.server);
-    sockets.push(a1, a2, b, anon);
+    [a1, a2, b, anon].forEach((socket) => bed.track(socket));
     await subscribe(a1, 'room');
     await subscribe(b, 'room');
     await subscribe(anon, 'room');
@@ -117,11 +109,9 @@ describe.each(BACKENDS)('tracking sockets and subscriptions (%s)', (backend) => 
   });
 
   it('refreshes its rows with one heartbeat statement and keeps them through GC', async () => {
-    ctx = await startPresenceApp(
-      fastOptions(backend, { socketcluster: { pingInterval: 100, pingTimeout: 2000 }, heartbeat: { pingsPerUpdate: 2 }, gc: { intervalMs: 100, thresholdMs: 600 } }),
-    );
+    ctx = await bed.start({ socketcluster: { pingInterval: 100, pingTimeout: 2000 }, heartbeat: { pingsPerUpdate: 2 }, gc: { intervalMs: 100, thresholdMs: 600 } });
     const socket = await connectClient(ctx.port, ctx.server, { token: { user_id: 'hb' } });
-    sockets.push(socket);
+    bed.track(socket);
     const first = await eventually(async () => {
       const [row] = await ctx!.sql<{ t: string }>(`SELECT SCP_updated AS t FROM ${ctx!.table}`);
       expect(row).toBeDefined();

@@ -1,37 +1,27 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AGClientSocket } from 'socketcluster-client';
+import { describe, expect, it } from 'vitest';
 import type { PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type Backend, type PresenceApp } from '../support/presence-app.js';
+import { BACKENDS, eventually, presenceTestBed, sleep, type Backend, type PresenceApp } from '../support/presence-app.js';
 import { collect, connectClient, disconnectAll, subscribe, type ClientOptions } from '../support/clients.js';
 import { observeExchange, type ExchangeObserver } from '../support/usercount-observer.js';
 
 describe.each(BACKENDS)('user count (%s)', (backend: Backend) => {
+  const bed = presenceTestBed(backend);
   let ctx: PresenceApp | undefined;
-  const sockets: AGClientSocket[] = [];
-  const observers: ExchangeObserver[] = [];
-
-  afterEach(async () => {
-    observers.splice(0).forEach((o) => o.stop());
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
-    if (ctx && backend === 'mariadb') await dropTables(ctx.table);
-    ctx = undefined;
-  });
 
   const start = async (extra: PresenceModuleOptions = {}) => {
-    ctx = await startPresenceApp(fastOptions(backend, extra));
+    ctx = await bed.start(extra);
     return ctx;
   };
 
   const connect = async (options: ClientOptions = {}) => {
     const socket = await connectClient(ctx!.port, ctx!.server, options);
-    sockets.push(socket);
+    bed.track(socket);
     return socket;
   };
 
   const observe = (channel?: string) => {
     const observer = observeExchange(ctx!.server, channel);
-    observers.push(observer);
+    bed.onCleanup(() => observer.stop());
     return observer;
   };
 

@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import type { AGClientSocket } from 'socketcluster-client';
+import { afterEach } from 'vitest';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceModule, PresenceService, type PresenceModuleOptions } from '../../src/index.js';
+import { connectClient, disconnectAll, type ClientOptions } from './clients.js';
 
 export const MYSQL_URL = process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
@@ -106,3 +109,46 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The per-test life of an app for `describe.each(BACKENDS)`: after each test its client sockets are closed,
+ * the app is closed and (on MariaDB) its tables are dropped.
+ */
+export function presenceTestBed(backend: Backend) {
+  const sockets: AGClientSocket[] = [];
+  const cleanups: Array<() => void> = [];
+  let current: PresenceApp | undefined;
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    await disconnectAll(...sockets.splice(0));
+    await current?.close();
+    if (current && backend === 'mariadb') await dropTables(current.table);
+    current = undefined;
+  });
+
+  return {
+    /** Starts an app with the fast test options plus `extra`. */
+    async start(extra: PresenceModuleOptions = {}, metadata: ModuleMetadata = {}): Promise<PresenceApp> {
+      current = await startPresenceApp(fastOptions(backend, extra), metadata);
+      return current;
+    },
+    /** Takes charge of an app started another way (e.g. with a gateway adapter). */
+    adopt(app: PresenceApp): PresenceApp {
+      current = app;
+      return app;
+    },
+    /** A connected client of the current app, closed after the test. */
+    async connect(options: ClientOptions = {}): Promise<AGClientSocket> {
+      if (!current) throw new Error('start an app first');
+      return this.track(await connectClient(current.port, current.server, options));
+    },
+    track(socket: AGClientSocket): AGClientSocket {
+      sockets.push(socket);
+      return socket;
+    },
+    onCleanup(cleanup: () => void): void {
+      cleanups.push(cleanup);
+    },
+  };
+}
