@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PresenceError } from '../../src/index.js';
 import { BACKENDS, eventually, presenceTestBed, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, subscribe } from '../support/clients.js';
-import { connectWithSignedToken, signRaw } from '../support/token-clients.js';
+import { connectClient, signRaw, subscribe } from '../support/clients.js';
 
 interface Row {
   SCP_socket_id: string;
@@ -183,7 +182,7 @@ describe.each(BACKENDS)('client-reachable and service inputs (%s)', (backend) =>
       expired: await signRaw(server, { user_id: 'late-larry', exp: Math.floor(Date.now() / 1000) - 60 }, server.signatureKey as string, signOptions),
       malformed: 'not.a.jwt',
     };
-    const bad = await Promise.all(Object.values(tokens).map((token) => connectWithSignedToken(ctx!.port, token)));
+    const bad = await Promise.all(Object.values(tokens).map((token) => connectClient(ctx!.port, ctx!.server, { signedToken: token })));
     bad.forEach((socket) => bed.track(socket));
     const good = await connect({ token: { user_id: 'honest' } });
     await Promise.all([...bad, good].map((socket) => subscribe(socket, 'room')));

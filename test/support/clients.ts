@@ -4,6 +4,8 @@ import type { AGServer } from 'socketcluster-server';
 export interface ClientOptions {
   /** A token payload: signed with the server's key and presented during the handshake. */
   token?: Record<string, unknown>;
+  /** A signed token presented verbatim (valid or not); takes the place of `token`. */
+  signedToken?: string;
   origin?: string;
 }
 
@@ -12,9 +14,17 @@ export function signToken(server: AGServer, payload: Record<string, unknown>): P
   return server.auth.signToken(payload, server.signatureKey!, server.defaultSignatureOptions as never) as Promise<string>;
 }
 
-/** A real socketcluster-client socket, connected (and authenticated at handshake when a token is given). */
+/** Signs a payload with any key and options (a forged or expired token), bypassing the server's defaults. */
+export function signRaw(server: AGServer, payload: Record<string, unknown>, key: string, options: Record<string, unknown> = {}): Promise<string> {
+  return server.auth.signToken(payload, key, options as never) as Promise<string>;
+}
+
+/**
+ * A real socketcluster-client socket, connected, presenting a token at handshake when one is given. Resolves
+ * once connected, whatever the server made of the token.
+ */
 export async function connectClient(port: number, server: AGServer, options: ClientOptions = {}): Promise<AGClientSocket> {
-  const signed = options.token ? await signToken(server, options.token) : null;
+  const signed = options.signedToken ?? (options.token ? await signToken(server, options.token) : null);
   const socket = socketClusterClient.create({
     hostname: '127.0.0.1',
     port,
