@@ -1,0 +1,686 @@
+/**
+ * The "who is online" page. Runs in the browser as an ES module served by the demo app; `socketcluster-client`
+ * resolves through the page's import map to the client's own browser bundle.
+ */
+import { create } from 'socketcluster-client';
+import { createPresenceClient, type EventTargetLike, type ListenerOptionsLike } from '../../client/index.js';
+import { MEMBERS_PROCEDURE } from '../../presence.constants.js';
+import { EVENTS_CHANNEL, LOGIN_PROCEDURE, PRESENCE_PREFIX, ROOM_PREFIX } from '../demo.constants.js';
+import { parseDemoEvent, type DemoEvent } from '../demo-events.js';
+import { checkName, ROOM_NAME } from '../demo-names.js';
+
+type UserStatus = 'online' | 'idle' | 'offline';
+type CountType = 'users' | 'sockets' | 'subscriptions';
+
+interface UserDetails {
+  userId: string;
+  status: UserStatus;
+  since: string | null;
+  lastSeen: string | null;
+}
+
+type Member = { userId: string; status: 'online' | 'idle' };
+
+/** A room as channel presence describes it: a snapshot (`presence.members`), then numbered diffs. */
+interface RoomState {
+  members: Map<string, Member['status']>;
+  /** The seq of the last snapshot or diff applied; -1 until the first snapshot. */
+  seq: number;
+  /** Diffs that arrived while a snapshot was on its way. */
+  pending: Diff[];
+  loading: boolean;
+  left: boolean;
+}
+
+interface Diff {
+  seq: number;
+  joins: Member[];
+  leaves: Member[];
+  updates: Member[];
+}
+
+const COUNT_TYPES: readonly CountType[] = ['users', 'sockets', 'subscriptions'];
+const MAX_LOG = 60;
+const ROOMS_KEY = 'who-is-online.rooms';
+const COUNT_TYPE_KEY = 'who-is-online.count-type';
+/** After "Go idle", input is ignored this long, so the click itself (and the hand leaving the mouse) does not undo it. */
+const IDLE_BUTTON_QUIET_MS = 1500;
+
+const body = document.body;
+/** The server's setting, or `?idle=<seconds>` in the address to try another. */
+const idleAfterMs = idleSetting();
+const usercountChannel = body.dataset.usercountChannel || 'USERCOUNT';
+
+function idleSetting(): number {
+  const asked = Number(new URLSearchParams(location.search).get('idle'));
+  if (Number.isFinite(asked) && asked >= 1 && asked <= 3600) return Math.round(asked * 1000);
+  return Number(body.dataset.idleAfterMs) || 10_000;
+}
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing`);
+  return element as T;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Socket and presence helper
+
+const socket = create({ autoReconnectOptions: { initialDelay: 1000, randomness: 1000, maxDelay: 5000 } });
+
+/**
+ * The idle monitor listens on `window` through this wrapper, which drops input for a moment after the "Go idle"
+ * button: otherwise the click, or the mouse moving on, would bring the tab back online at once.
+ */
+let ignoreInputUntil = 0;
+const wrappers = new Map<string, Map<(event: unknown) => void, (event: Event) => void>>();
+const idleTarget: EventTargetLike = {
+  addEventListener(type, listener, options?: ListenerOptionsLike | boolean) {
+    const wrapped = (event: Event) => {
+      if (Date.now() >= ignoreInputUntil) listener(event);
+    };
+    if (!wrappers.has(type)) wrappers.set(type, new Map());
+    wrappers.get(type)!.set(listener, wrapped);
+    window.addEventListener(type, wrapped, options);
+  },
+  removeEventListener(type, listener, options?: ListenerOptionsLike | boolean) {
+    const wrapped = wrappers.get(type)?.get(listener);
+    if (!wrapped) return;
+    wrappers.get(type)!.delete(listener);
+    window.removeEventListener(type, wrapped, options);
+  },
+};
+
+const presence = createPresenceClient(socket, {
+  idleAfterMs,
+  target: idleTarget,
+  document,
+  onError: (error) => addLocalNote(`could not send your status: ${error.message}`),
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// State
+
+let me: string | null = null;
+let ready = false;
+const users = new Map<string, UserDetails>();
+const rooms = new Map<string, RoomState>();
+let countType: CountType = readCountType();
+const counts: Partial<Record<CountType, number>> = {};
+const seenEvents = new Set<string>();
+
+function readCountType(): CountType {
+  const stored = localStorage.getItem(COUNT_TYPE_KEY);
+  return COUNT_TYPES.includes(stored as CountType) ? (stored as CountType) : 'users';
+}
+
+function storedRooms(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? '["lobby"]');
+    return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string' && ROOM_NAME.test(r)).slice(0, 20) : ['lobby'];
+  } catch {
+    return ['lobby'];
+  }
+}
+
+function saveRooms(): void {
+  localStorage.setItem(ROOMS_KEY, JSON.stringify([...rooms.keys()]));
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  const response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** Runs `task` at most once per `ms`, at the end of a burst of calls. */
+function debounce(task: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      task();
+    }, ms);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time formatting
+
+function ago(iso: string | null): string {
+  if (!iso) return '';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 10) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+function forHowLong(iso: string | null): string {
+  if (!iso) return '';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.round(minutes / 60)} h`;
+}
+
+function clock(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Views
+
+const views = { signIn: $('sign-in-view'), app: $('app-view') };
+
+function showView(): void {
+  const signedIn = me !== null;
+  // Until the first connection answers, it is not known whether a stored token signs this page in.
+  views.app.hidden = !ready || !signedIn;
+  views.signIn.hidden = !ready || signedIn;
+  $('me').hidden = !signedIn;
+  if (signedIn) {
+    $('me-name').textContent = me;
+    $('you-name').textContent = me;
+  } else if (ready) {
+    $<HTMLInputElement>('name').focus();
+  }
+  renderUsers();
+  renderYou();
+}
+
+function renderConnection(): void {
+  const connection = $('connection');
+  const state = socket.state;
+  connection.dataset.state = state;
+  connection.textContent = state === 'open' ? 'Connected' : state === 'connecting' ? 'Connecting…' : 'Offline, reconnecting…';
+}
+
+/** This tab's status as the helper wants it stored, and the user's status over all their tabs. */
+function renderYou(): void {
+  const tab = presence.status;
+  const user = me ? users.get(me)?.status : undefined;
+  for (const dot of [$('you-dot'), $('me-dot')]) dot.dataset.status = tab;
+  const label = $('you-label');
+  label.textContent =
+    tab === 'idle'
+      ? user === 'online'
+        ? 'Idle in this tab (online in another)'
+        : 'Idle: any input brings you back'
+      : 'Online';
+  const toggle = $<HTMLButtonElement>('idle-toggle');
+  toggle.textContent = tab === 'idle' ? 'Back online' : 'Go idle';
+  toggle.dataset.status = tab;
+}
+
+const STATUS_ORDER: Record<UserStatus, number> = { online: 0, idle: 1, offline: 2 };
+
+function personDetail(user: UserDetails): string {
+  const fresh = !user.since || Date.now() - Date.parse(user.since) < 5000;
+  if (user.status === 'online') return fresh ? 'online' : `online for ${forHowLong(user.since)}`;
+  if (user.status === 'idle') return fresh ? 'idle' : `idle for ${forHowLong(user.since)}`;
+  const seen = user.lastSeen ?? user.since;
+  return seen ? `last seen ${ago(seen)}` : 'offline';
+}
+
+function renderUsers(): void {
+  const list = $('people');
+  const sorted = [...users.values()].sort(
+    (a, b) =>
+      Number(b.userId === me) - Number(a.userId === me) ||
+      STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||
+      a.userId.localeCompare(b.userId),
+  );
+  list.replaceChildren(
+    ...sorted.map((user) => {
+      const item = el('li', 'person');
+      item.dataset.user = user.userId;
+      item.dataset.status = user.status;
+      const dot = el('span', 'dot');
+      dot.dataset.status = user.status;
+      dot.title = user.status;
+      const name = el('span', 'person-name', user.userId);
+      item.append(dot, name);
+      if (user.userId === me) item.append(el('span', 'person-you', '(you)'));
+      item.append(el('span', 'person-detail', personDetail(user)));
+      return item;
+    }),
+  );
+  $('people-count').textContent = String([...users.values()].filter((u) => u.status !== 'offline').length);
+  $('people-empty').hidden = users.size > 0;
+}
+
+function renderRooms(): void {
+  const container = $('rooms');
+  container.replaceChildren(
+    ...[...rooms.entries()].map(([room, state]) => {
+      const card = el('div', 'room');
+      card.dataset.room = room;
+      const head = el('div', 'room-head');
+      head.append(el('span', 'room-name', room));
+      head.append(el('span', 'badge', String(state.members.size)));
+      const leave = el('button', 'small', 'Leave');
+      leave.type = 'button';
+      leave.addEventListener('click', () => leaveRoom(room));
+      head.append(leave);
+      card.append(head);
+      if (state.seq < 0) {
+        card.append(el('p', 'muted', 'Joining…'));
+      } else if (state.members.size === 0) {
+        card.append(el('p', 'muted', 'Nobody here.'));
+      } else {
+        const members = el('ul', 'members');
+        const sorted = [...state.members.entries()].sort(
+          ([a, sa], [b, sb]) => STATUS_ORDER[sa] - STATUS_ORDER[sb] || a.localeCompare(b),
+        );
+        for (const [userId, status] of sorted) {
+          const item = el('li', 'member');
+          item.dataset.user = userId;
+          item.dataset.status = status;
+          const dot = el('span', 'dot');
+          dot.dataset.status = status;
+          dot.title = status;
+          item.append(dot, el('span', '', userId));
+          members.append(item);
+        }
+        card.append(members);
+      }
+      return card;
+    }),
+  );
+  $('rooms-empty').hidden = rooms.size > 0;
+}
+
+function renderCount(): void {
+  const value = counts[countType];
+  $('count').textContent = value === undefined ? '–' : String(value);
+  $('count-unit').textContent = value === 1 ? countType.replace(/s$/, '') : countType;
+  for (const button of $('count-types').querySelectorAll<HTMLButtonElement>('button')) {
+    button.setAttribute('aria-checked', String(button.dataset.type === countType));
+  }
+  $('sign-in-count').textContent = counts.users === undefined ? '–' : `${counts.users} ${counts.users === 1 ? 'person' : 'people'}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Event log
+
+function describe(event: DemoEvent): { kind: string; label: string; text: string; reason?: string } {
+  switch (event.type) {
+    case 'user.online':
+      return { kind: 'online', label: 'online', text: `${event.userId} is online`, reason: event.reason };
+    case 'user.idle':
+      return { kind: 'idle', label: 'idle', text: `${event.userId} is idle`, reason: event.reason };
+    case 'user.offline':
+      return { kind: 'offline', label: 'offline', text: `${event.userId} went offline`, reason: event.reason };
+    case 'session.connected':
+      return { kind: 'session', label: 'connected', text: event.userId ? `a session of ${event.userId} connected` : 'a visitor connected' };
+    case 'session.disconnected':
+      return { kind: 'session', label: 'disconnected', text: event.userId ? `a session of ${event.userId} closed` : 'a visitor left' };
+    case 'cleanup':
+      return {
+        kind: 'cleanup',
+        label: 'cleanup',
+        text: event.coldStart ? 'cold start: everyone reset to offline' : `${event.sockets} sessions of a stopped instance removed`,
+      };
+  }
+}
+
+function addLogLine(at: string, kind: string, label: string, text: string, reason?: string): void {
+  const item = el('li');
+  item.dataset.kind = kind;
+  const time = el('time', 'log-time', clock(at));
+  time.dateTime = at;
+  const type = el('span', 'log-type', label);
+  type.dataset.kind = kind;
+  const message = el('span', 'log-text');
+  message.append(type, text);
+  if (reason) message.append(' ', el('span', 'reason', `(${reason})`));
+  item.append(time, message);
+  item.dataset.at = at;
+  const log = $('log');
+  log.querySelector('.log-empty')?.remove();
+  // Newest first; events loaded late (the recent ones, when the page opens) go where their time puts them.
+  const after = [...log.children].find((other) => ((other as HTMLElement).dataset.at ?? '') < at);
+  log.insertBefore(item, after ?? null);
+  while (log.children.length > MAX_LOG) log.lastElementChild?.remove();
+}
+
+function addEvent(event: DemoEvent): void {
+  const key = JSON.stringify(event);
+  if (seenEvents.has(key)) return;
+  seenEvents.add(key);
+  if (seenEvents.size > 500) seenEvents.delete(seenEvents.values().next().value as string);
+  const { kind, label, text, reason } = describe(event);
+  addLogLine(event.at, kind, label, text, reason);
+}
+
+function addLocalNote(text: string): void {
+  addLogLine(new Date().toISOString(), 'note', 'note', text);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loading from the HTTP API
+
+async function loadUsers(): Promise<void> {
+  const { users: list } = await getJson<{ users: UserDetails[] }>('/demo/users');
+  for (const user of list) users.set(user.userId, user);
+  if (me && !users.has(me)) await loadUser(me);
+  renderUsers();
+  renderYou();
+}
+
+async function loadUser(userId: string): Promise<void> {
+  const user = await getJson<UserDetails>(`/presence/users/${encodeURIComponent(userId)}`);
+  users.set(user.userId, user);
+}
+
+async function loadCounts(): Promise<void> {
+  const answers = await Promise.all(COUNT_TYPES.map((type) => getJson<{ type: CountType; count: number }>(`/presence/count?type=${type}`)));
+  for (const { type, count } of answers) counts[type] = count;
+  renderCount();
+}
+
+async function loadEvents(): Promise<void> {
+  const { events } = await getJson<{ events: unknown[] }>('/demo/events');
+  for (const value of events) {
+    const event = parseDemoEvent(value);
+    if (event) addEvent(event);
+  }
+}
+
+function report(what: string): (error: unknown) => void {
+  return (error) => addLocalNote(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+const refreshCounts = debounce(() => void loadCounts().catch(report('loading the counts')), 120);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rooms
+
+/**
+ * Joins `room:<name>` and follows who is in it with the module's channel presence: subscribe to the room, then
+ * to `presence:room:<name>` (allowed once subscribed to the room), take a snapshot, and apply the diffs that
+ * follow it in `seq` order; a gap (a reconnect, diffs of two instances crossing) is answered with a new snapshot.
+ * After a reconnect the client subscribes again by itself, and each new room subscription starts over.
+ */
+function joinRoom(room: string): void {
+  if (rooms.has(room)) return;
+  const state: RoomState = { members: new Map(), seq: -1, pending: [], loading: false, left: false };
+  rooms.set(room, state);
+  saveRooms();
+  renderRooms();
+  const channel = ROOM_PREFIX + room;
+  const roomChannel = socket.subscribe(channel);
+  const diffChannel = socket.subscribe(PRESENCE_PREFIX + channel, { waitForAuth: true });
+  void (async () => {
+    for await (const { error } of roomChannel.listener('subscribeFail')) {
+      $('room-error').textContent = `Could not join #${room}: ${error.message}`;
+      leaveRoom(room);
+    }
+  })();
+  // The presence subscription may be asked before the room's is through (after a reconnect): ask again.
+  void (async () => {
+    for await (const _ of diffChannel.listener('subscribeFail')) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (!state.left && roomChannel.state === 'subscribed') socket.subscribe(PRESENCE_PREFIX + channel, { waitForAuth: true });
+    }
+  })();
+  follow(diffChannel.listener('subscribe'), () => void snapshot(room, state));
+  if (diffChannel.state === 'subscribed') void snapshot(room, state);
+  void (async () => {
+    for await (const data of diffChannel) {
+      if (state.left) return;
+      const diff = parseDiff(data);
+      if (diff) applyDiff(room, state, diff);
+    }
+  })();
+}
+
+function parseDiff(value: unknown): Diff | null {
+  const d = value as Partial<Diff> | null;
+  const members = (list: unknown): list is Member[] =>
+    Array.isArray(list) && list.every((m) => typeof m?.userId === 'string' && (m.status === 'online' || m.status === 'idle'));
+  if (!d || typeof d.seq !== 'number' || !members(d.joins) || !members(d.leaves) || !members(d.updates)) return null;
+  return { seq: d.seq, joins: d.joins, leaves: d.leaves, updates: d.updates };
+}
+
+async function snapshot(room: string, state: RoomState): Promise<void> {
+  if (state.loading || state.left) return;
+  state.loading = true;
+  try {
+    const answer = (await socket.invoke(MEMBERS_PROCEDURE, ROOM_PREFIX + room)) as { seq: number; members: Member[] };
+    if (state.left) return;
+    state.members = new Map(answer.members.map((m) => [m.userId, m.status]));
+    state.seq = answer.seq;
+  } catch (error) {
+    // Refused while the subscriptions are being renewed: the next 'subscribe' asks again.
+    if ((error as Error).name !== 'BadConnectionError' && (error as Error).name !== 'PresenceError') report(`loading #${room}`)(error);
+  } finally {
+    state.loading = false;
+  }
+  const pending = state.pending.splice(0).sort((a, b) => a.seq - b.seq);
+  for (const diff of pending) applyDiff(room, state, diff);
+  renderRooms();
+}
+
+function applyDiff(room: string, state: RoomState, diff: Diff): void {
+  if (state.loading || state.seq < 0) {
+    if (state.pending.length < 200) state.pending.push(diff);
+    return;
+  }
+  if (diff.seq <= state.seq) return; // already in the snapshot
+  if (diff.seq !== state.seq + 1) {
+    void snapshot(room, state);
+    return;
+  }
+  state.seq = diff.seq;
+  for (const m of diff.leaves) state.members.delete(m.userId);
+  for (const m of [...diff.joins, ...diff.updates]) state.members.set(m.userId, m.status);
+  renderRooms();
+  refreshCounts();
+}
+
+/** Leaves a room; `remember: false` keeps it in the rooms to join at the next sign-in. */
+function leaveRoom(room: string, remember = true): void {
+  const state = rooms.get(room);
+  if (!state) return;
+  state.left = true;
+  rooms.delete(room);
+  for (const channel of [PRESENCE_PREFIX + ROOM_PREFIX + room, ROOM_PREFIX + room]) {
+    socket.unsubscribe(channel);
+    socket.closeChannel(channel);
+  }
+  if (remember) saveRooms();
+  renderRooms();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Signing in and out
+
+function signedInAs(): string | null {
+  if (socket.authState !== 'authenticated') return null;
+  const token = socket.authToken as { user_id?: unknown; name?: unknown } | null;
+  const id = token?.user_id;
+  return typeof id === 'string' ? id : typeof id === 'number' ? String(id) : null;
+}
+
+function authChanged(): void {
+  const now = signedInAs();
+  if (now === me) return;
+  me = now;
+  if (me) {
+    for (const room of storedRooms()) joinRoom(room);
+    void loadUsers().catch(report('loading the people'));
+  } else {
+    const joined = [...rooms.keys()];
+    for (const room of joined) leaveRoom(room, false);
+  }
+  showView();
+}
+
+$('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $<HTMLInputElement>('name');
+  const error = $('sign-in-error');
+  const checked = checkName(input.value);
+  if ('problem' in checked) {
+    error.textContent = checked.problem.replace(/^a name/, 'The name');
+    return;
+  }
+  error.textContent = '';
+  const button = $<HTMLButtonElement>('sign-in');
+  button.disabled = true;
+  socket
+    .invoke(LOGIN_PROCEDURE, checked.name)
+    .then(() => authChanged())
+    .catch((e: Error) => {
+      error.textContent = e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'Could not sign in';
+    })
+    .finally(() => {
+      button.disabled = false;
+    });
+});
+
+$('sign-out').addEventListener('click', () => {
+  localStorage.removeItem(ROOMS_KEY);
+  void socket.deauthenticate().finally(authChanged);
+  authChanged();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Controls
+
+$('idle-toggle').addEventListener('click', () => {
+  if (presence.status === 'idle') {
+    presence.setOnline().catch(report('going online'));
+  } else {
+    ignoreInputUntil = Date.now() + IDLE_BUTTON_QUIET_MS;
+    presence.setIdle().catch(report('going idle'));
+  }
+  renderYou();
+});
+
+$('reconnect').addEventListener('click', () => {
+  socket.reconnect();
+  renderConnection();
+});
+
+$('count-types').addEventListener('click', (event) => {
+  const type = (event.target as HTMLElement).closest('button')?.dataset.type as CountType | undefined;
+  if (!type || !COUNT_TYPES.includes(type)) return;
+  countType = type;
+  localStorage.setItem(COUNT_TYPE_KEY, type);
+  renderCount();
+});
+
+$('join-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $<HTMLInputElement>('room-name');
+  const room = input.value.trim().replace(/^#/, '');
+  const error = $('room-error');
+  if (!ROOM_NAME.test(room)) {
+    error.textContent = 'A room name has 1 to 40 letters, digits, "-", "_" or ".".';
+    return;
+  }
+  error.textContent = '';
+  input.value = '';
+  joinRoom(room);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Live updates
+
+function onEvent(event: DemoEvent): void {
+  addEvent(event);
+  if (event.type === 'user.online' || event.type === 'user.idle' || event.type === 'user.offline') {
+    const known = users.get(event.userId);
+    users.set(event.userId, {
+      userId: event.userId,
+      status: event.status,
+      since: event.at,
+      lastSeen: event.status === 'offline' ? event.at : (known?.lastSeen ?? null),
+    });
+    renderUsers();
+    renderYou();
+  }
+  refreshCounts();
+}
+
+const eventsChannel = socket.subscribe(EVENTS_CHANNEL);
+// What was published before the subscription took effect comes from the server's recent events.
+follow(eventsChannel.listener('subscribe'), () => {
+  setTimeout(() => void loadEvents().catch(report('loading the recent events')), 300);
+});
+void (async () => {
+  for await (const data of eventsChannel) {
+    const event = parseDemoEvent(data);
+    if (event) onEvent(event);
+  }
+})();
+
+
+void (async () => {
+  for await (const published of presence.usercount(usercountChannel)) {
+    $('count-note').textContent = `Last publish on ${usercountChannel}: ${published}, at ${clock(new Date().toISOString())}. Counts by type from GET /presence/count.`;
+    refreshCounts();
+  }
+})();
+
+/** Runs `handle` for every event of a socket listener stream. */
+function follow(stream: AsyncIterable<unknown>, handle: () => void): void {
+  void (async () => {
+    for await (const _ of stream) handle();
+  })();
+}
+
+follow(socket.listener('connect'), () => {
+  ready = true;
+  renderConnection();
+  authChanged();
+  showView();
+  refreshCounts();
+  void loadUsers().catch(report('loading the people'));
+});
+follow(socket.listener('connecting'), renderConnection);
+follow(socket.listener('disconnect'), renderConnection);
+follow(socket.listener('connectAbort'), renderConnection);
+follow(socket.listener('close'), renderConnection);
+follow(socket.listener('authenticate'), authChanged);
+follow(socket.listener('deauthenticate'), authChanged);
+
+// The helper has no change notification: follow its status (the idle monitor decides it in the background).
+let shownTabStatus = presence.status;
+setInterval(() => {
+  if (presence.status !== shownTabStatus) {
+    shownTabStatus = presence.status;
+    renderYou();
+  }
+}, 250);
+
+// "3 min ago" moves on by itself.
+setInterval(renderUsers, 5000);
+
+$('log').append(el('li', 'log-empty', 'Nothing yet: sign in somewhere else to see events.'));
+$('idle-seconds').textContent = `${Math.round(idleAfterMs / 100) / 10} s`;
+renderConnection();
+renderCount();
+renderRooms();
+showView();
+setTimeout(() => {
+  if (ready) return;
+  ready = true;
+  showView();
+}, 2000);
+void loadEvents().catch(report('loading the recent events'));
+void loadCounts().catch(report('loading the counts'));

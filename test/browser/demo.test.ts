@@ -1,0 +1,274 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppModule } from '../../src/app.module.js';
+import { PresenceService } from '../../src/index.js';
+
+/**
+ * The demo page (`npm start`) in headless Chromium: three people in three browser contexts see each other come
+ * online, go idle (by the button and by the idle monitor), come back after a reconnect, and go offline, with the
+ * user count following. Needs Debian's Chromium (`apt-get install chromium`); without it the file is skipped.
+ * Writes test-results/demo.png, and docs/demo.png (the README's) when that is missing or DEMO_SCREENSHOT=1.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WAIT = { timeout: 15_000 };
+
+if (!hasChromium) {
+  console.warn(`test/browser/demo.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+}
+
+interface Person {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}
+
+describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' : ` (skipped: no Chromium at ${CHROMIUM})`}`, () => {
+  let app: INestApplication;
+  let url: string;
+  let browser: Browser;
+  const people: Person[] = [];
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AppModule.fromEnv(
+          { AUTH_KEY: 'demo-browser-test-key' },
+          {
+            tableName: `demo_${process.pid}`,
+            flushIntervalMs: 5,
+            offlineGraceMs: 300,
+            usercount: { startupQuietMs: 0, connectDelayMs: 100 },
+          },
+        ),
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: process.env.PRESENCE_TEST_LOGS ? undefined : false });
+    app.enableShutdownHooks();
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  async function signIn(name: string, query = ''): Promise<Person> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const page = await context.newPage();
+    const person: Person = { name, context, page, errors: [] };
+    page.on('console', (message) => {
+      if (message.type() === 'error') person.errors.push(`${name}: console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => person.errors.push(`${name}: page error: ${error.message}`));
+    people.push(person);
+    await page.goto(url + query);
+    await page.locator('#name').fill(name);
+    await page.locator('#sign-in').click();
+    await page.locator('#app-view').waitFor({ state: 'visible', ...WAIT });
+    await expect.poll(() => page.locator('#you-name').textContent(), WAIT).toBe(name);
+    return person;
+  }
+
+  /** Waits until `viewer` lists `name` with `status` in the people card. */
+  async function sees(viewer: Person, name: string, status: 'online' | 'idle' | 'offline'): Promise<void> {
+    await viewer.page.locator(`#people li[data-user="${name}"][data-status="${status}"]`).waitFor(WAIT);
+  }
+
+  /** Input on the page, so that the idle monitor counts the person as there (a slow run may outlast 10 s). */
+  async function nudge(person: Person): Promise<void> {
+    await person.page.mouse.move(600 + Math.round(Math.random() * 100), 60);
+    await expect.poll(() => person.page.locator('#idle-toggle').textContent(), WAIT).toBe('Go idle');
+  }
+
+  async function count(viewer: Person): Promise<string | null> {
+    return viewer.page.locator('#count').textContent();
+  }
+
+  async function api<T>(path: string): Promise<{ status: number; body: T }> {
+    const response = await fetch(new URL(path, url));
+    return { status: response.status, body: (await response.json()) as T };
+  }
+
+  it('shows who is online, idle and offline, live, in several browsers', { timeout: 120_000 }, async () => {
+    const ada = await signIn('Ada');
+    const grace = await signIn('Grace');
+    // Linus's tab goes idle after 2 s without input: the idle monitor of the client helper.
+    const linus = await signIn('Linus', '?idle=2');
+
+    // Everyone sees everyone; the count (users) follows.
+    await sees(ada, 'Grace', 'online');
+    await sees(grace, 'Ada', 'online');
+    await expect.poll(() => count(grace), WAIT).toBe('3');
+    await expect.poll(() => count(ada), WAIT).toBe('3');
+    // Everyone is in the lobby.
+    for (const name of ['Ada', 'Grace', 'Linus']) {
+      await grace.page.locator(`.room[data-room="lobby"] .member[data-user="${name}"]`).waitFor(WAIT);
+    }
+
+    // The idle monitor: Linus stops touching his page.
+    await sees(grace, 'Linus', 'idle');
+    await expect.poll(() => linus.page.locator('#you-label').textContent(), WAIT).toMatch(/^Idle/);
+
+    // The button: Ada goes idle, the others see it, also in the room and the event log.
+    await nudge(ada);
+    await ada.page.locator('#idle-toggle').click();
+    await sees(grace, 'Ada', 'idle');
+    await grace.page.locator('.room[data-room="lobby"] .member[data-user="Ada"][data-status="idle"]').waitFor(WAIT);
+    await expect.poll(() => grace.page.locator('#log').textContent(), WAIT).toContain('Ada is idle');
+    await expect.poll(() => ada.page.locator('#idle-toggle').textContent(), WAIT).toBe('Back online');
+
+    // A reconnect: a new socket, and the helper restores idle on it.
+    const presence = app.get(PresenceService);
+    const [before] = await presence.getUserSessions('Ada');
+    await ada.page.locator('#reconnect').click();
+    await expect
+      .poll(async () => (await presence.getUserSessions('Ada')).map((s) => [s.socketId === before.socketId ? 'old' : 'new', s.status].join(' ')), WAIT)
+      .toEqual(['new idle']);
+    await expect.poll(() => ada.page.locator('#connection').getAttribute('data-state'), WAIT).toBe('open');
+    await sees(grace, 'Ada', 'idle');
+
+    // Back online by the button; Ada's own view of the lobby followed her across the reconnect.
+    await ada.page.locator('#idle-toggle').click();
+    await sees(grace, 'Ada', 'online');
+    await ada.page.locator('.room[data-room="lobby"] .member[data-user="Ada"][data-status="online"]').waitFor(WAIT);
+    await ada.page.locator('.room[data-room="lobby"] .member[data-user="Linus"][data-status="idle"]').waitFor(WAIT);
+    // (The log's notes are the page's own failures.)
+    expect(await ada.page.locator('#log li[data-kind="note"]').allTextContents()).toEqual([]);
+
+    // Ada closes her browser: offline for the others, with "last seen"; the count drops.
+    await ada.context.close();
+    await sees(grace, 'Ada', 'offline');
+    await sees(linus, 'Ada', 'offline');
+    await expect.poll(() => grace.page.locator('#people li[data-user="Ada"] .person-detail').textContent(), WAIT).toMatch(/^last seen /);
+    await expect.poll(() => count(grace), WAIT).toBe('2');
+    await grace.page.locator('.room[data-room="lobby"] .member[data-user="Ada"]').waitFor({ state: 'detached', ...WAIT });
+
+    // The count type can be switched; the three counts come from the HTTP API.
+    await grace.page.locator('#count-types button[data-type="sockets"]').click();
+    await expect.poll(() => count(grace), WAIT).toBe('2');
+    await grace.page.locator('#count-types button[data-type="subscriptions"]').click();
+    const subscriptions = await api<{ count: number }>('/presence/count?type=subscriptions');
+    await expect.poll(() => count(grace), WAIT).toBe(String(subscriptions.body.count));
+    await grace.page.locator('#count-types button[data-type="users"]').click();
+
+    // Grace joins a second room.
+    await grace.page.locator('#room-name').fill('design');
+    await grace.page.locator('#join').click();
+    await grace.page.locator('.room[data-room="design"] .member[data-user="Grace"]').waitFor(WAIT);
+
+    // The HTTP API agrees with the page.
+    expect((await api('/presence/users/Ada')).body).toMatchObject({ userId: 'Ada', status: 'offline', lastSeen: expect.any(String) });
+    expect((await api('/presence/users/Linus')).body).toMatchObject({ userId: 'Linus', status: 'idle' });
+    await nudge(grace);
+    await expect.poll(async () => (await api('/presence/channels/room%3Alobby/members')).body, WAIT).toEqual({
+      channel: 'room:lobby',
+      members: [
+        { userId: 'Grace', status: 'online' },
+        { userId: 'Linus', status: 'idle' },
+      ],
+      anonymous: 0,
+    });
+    expect((await api('/presence/count?type=users')).body).toEqual({ type: 'users', count: 2 });
+
+    // Neither the page nor the API shows IP addresses, Origins or auth tokens.
+    const token = await grace.page.evaluate(() =>
+      Object.entries(localStorage).find(([key]) => key.startsWith('socketcluster.authToken'))?.[1],
+    );
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const events = JSON.stringify((await api('/demo/events')).body);
+    expect(events).toContain('user.idle');
+    for (const text of [await grace.page.locator('body').innerText(), events, JSON.stringify((await api('/demo/users')).body)]) {
+      expect(text).not.toContain('127.0.0.1');
+      expect(text).not.toContain(url.slice(0, -1));
+      expect(text).not.toContain(token as string);
+      expect(text).not.toMatch(/"(ip|origin|authToken)"/);
+    }
+
+    // The picture for the README: Grace's page, with someone online, idle and offline.
+    await nudge(grace);
+    await expect.poll(() => grace.page.locator('#you-label').textContent(), WAIT).toBe('Online');
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    const png = await grace.page.screenshot({ path: join(ROOT, 'test-results', 'demo.png') });
+    const docs = join(ROOT, 'docs', 'demo.png');
+    if (process.env.DEMO_SCREENSHOT === '1' || !existsSync(docs)) {
+      mkdirSync(dirname(docs), { recursive: true });
+      await grace.page.screenshot({ path: docs });
+    }
+    expect(png.length).toBeGreaterThan(10_000);
+
+    for (const person of [grace, linus]) {
+      expect(await person.page.locator('#log li[data-kind="note"]').allTextContents()).toEqual([]);
+    }
+    expect(people.flatMap((p) => p.errors)).toEqual([]);
+  });
+
+  it('refuses bad names on the page and bad input in the API', { timeout: 60_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 420, height: 800 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(url);
+    await page.locator('#name').fill('x'.repeat(33));
+    await page.locator('#sign-in').click();
+    await expect.poll(() => page.locator('#sign-in-error').textContent(), WAIT).toMatch(/at most 32 characters/);
+    await page.locator('#name').fill('   ');
+    await page.locator('#sign-in').click();
+    await expect.poll(() => page.locator('#sign-in-error').textContent(), WAIT).toMatch(/must not be empty/);
+    // The server checks too: a client that skips the page's check is refused.
+    // (A string, so that the test runner leaves the dynamic import alone.)
+    const refused = await page.evaluate(`(async () => {
+      const { create } = await import('socketcluster-client');
+      const socket = create();
+      try {
+        await socket.invoke('demo.login', 'bad\\u0007name');
+        return 'accepted';
+      } catch (error) {
+        return error.name + ': ' + error.message;
+      } finally {
+        socket.disconnect();
+      }
+    })()`);
+    expect(refused).toBe('LoginError: a name must not contain control characters');
+    expect(await page.locator('#app-view').isHidden()).toBe(true);
+    await context.close();
+    expect(errors).toEqual([]);
+
+    expect(await api('/presence/count?type=rooms')).toEqual({
+      status: 400,
+      body: { statusCode: 400, error: 'Bad Request', message: 'type must be one of users, sockets, subscriptions' },
+    });
+    expect((await api(`/presence/users/${'u'.repeat(256)}`)).status).toBe(400);
+    expect((await api(`/presence/channels/${'c'.repeat(256)}/members`)).status).toBe(400);
+    expect((await api('/presence/channels/_SCPRESENCE/members')).status).toBe(400);
+    expect((await api('/presence/users/nobody')).body).toEqual({ userId: 'nobody', status: 'offline', since: null, lastSeen: null });
+    expect((await api('/presence/nothing-here')).status).toBe(404);
+    expect((await api('/assets/main.js')).status).toBe(404);
+  });
+});
