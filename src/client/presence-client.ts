@@ -23,6 +23,8 @@ export interface PresenceClientOptions {
    * no caller could catch. Default: `console.warn`.
    */
   onError?: (error: Error) => void;
+  /** Called when the wanted status changes, by the idle monitor or by setIdle() / setOnline(). */
+  onStatusChange?: (status: PresenceClientStatus) => void;
 }
 
 type Channel = ReturnType<AGClientSocket['subscribe']>;
@@ -64,6 +66,7 @@ export class PresenceClient {
   private sent?: SentStatus;
   private readonly monitor?: IdleMonitor;
   private readonly onError: (error: Error) => void;
+  private readonly onStatusChange?: (status: PresenceClientStatus) => void;
   private readonly listenerConsumers: number[] = [];
   private readonly channelConsumers = new Set<{ channel: Channel; id: number }>();
   private destroyed = false;
@@ -73,6 +76,7 @@ export class PresenceClient {
     options: PresenceClientOptions = {},
   ) {
     this.onError = options.onError ?? defaultOnError;
+    this.onStatusChange = options.onStatusChange;
     // Consumers of our own (not the socket's shared streams), so destroy() ends these loops and no one else's.
     this.consume(socket.listener('connect'), () => this.sync());
     this.consume(socket.listener('authenticate'), () => this.sync());
@@ -137,14 +141,24 @@ export class PresenceClient {
 
   private set(status: PresenceClientStatus): Promise<void> {
     if (this.destroyed) return Promise.reject(new Error('PresenceClient was destroyed'));
-    this.wanted = status;
+    this.want(status);
     this.monitor?.reset(status);
     return this.send(status);
   }
 
   private monitorChanged(status: PresenceClientStatus): void {
-    this.wanted = status;
+    this.want(status);
     this.sync();
+  }
+
+  private want(status: PresenceClientStatus): void {
+    if (this.wanted === status) return;
+    this.wanted = status;
+    try {
+      this.onStatusChange?.(status);
+    } catch (error) {
+      this.report(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** Sends the wanted status if this connection does not have it yet and can take it. */

@@ -174,6 +174,18 @@ describe('client idle monitor', () => {
     expect(sent(socket)).toEqual(['presence.setStatus:idle']);
   });
 
+  it('tells onStatusChange of each change, from the monitor and from setIdle / setOnline, once each', async () => {
+    const socket = fakeSocket();
+    const changes: string[] = [];
+    const client = start(socket, { onStatusChange: (status) => changes.push(status) });
+    vi.advanceTimersByTime(1000);
+    target.dispatch('keydown');
+    await client.setIdle();
+    await client.setIdle();
+    await client.setOnline();
+    expect(changes).toEqual(['idle', 'online', 'idle', 'online']);
+  });
+
   it('counts every kind of input as activity and postpones idle by each one', () => {
     const socket = fakeSocket();
     const client = start(socket);
