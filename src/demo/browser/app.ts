@@ -103,6 +103,7 @@ const presence = createPresenceClient(socket, {
   target: idleTarget,
   document,
   onError: (error) => addLocalNote(`could not send your status: ${error.message}`),
+  onStatusChange: () => renderYou(),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -658,15 +659,6 @@ follow(socket.listener('connectAbort'), renderConnection);
 follow(socket.listener('close'), renderConnection);
 follow(socket.listener('authenticate'), authChanged);
 follow(socket.listener('deauthenticate'), authChanged);
-
-// The helper has no change notification: follow its status (the idle monitor decides it in the background).
-let shownTabStatus = presence.status;
-setInterval(() => {
-  if (presence.status !== shownTabStatus) {
-    shownTabStatus = presence.status;
-    renderYou();
-  }
-}, 250);
 
 // "3 min ago" moves on by itself.
 setInterval(renderUsers, 5000);
