@@ -1,0 +1,223 @@
+/**
+ * Pieces shared by the bench's three processes: the clock, the IPC request/reply protocol, HS256 tokens and the
+ * SQL statement classifier.
+ */
+import { createHmac } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+
+/**
+ * Epoch milliseconds with sub-millisecond resolution. Every process derives it from the same system clock, so
+ * a time taken in the load process can be compared with one taken in the server process.
+ */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- IPC
+
+export interface Request {
+  kind: 'request';
+  id: number;
+  cmd: string;
+  args?: unknown;
+}
+
+export interface Reply {
+  kind: 'reply';
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+}
+
+/** Something a child reports without being asked (a published user count, readiness). */
+export interface Notice {
+  kind: 'notice';
+  type: string;
+  [key: string]: unknown;
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; cmd: string };
+
+/** The parent's side of a child process: requests with a time limit, notices to a callback. */
+export class Peer {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private exited?: string;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    onNotice: (notice: Notice) => void = () => undefined,
+  ) {
+    child.on('message', (message: Reply | Notice) => {
+      if (message.kind === 'notice') return onNotice(message);
+      if (message.kind !== 'reply') return;
+      const pending = this.pending.get(message.id);
+      if (!pending) return;
+      this.pending.delete(message.id);
+      clearTimeout(pending.timer);
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new Error(`${this.name} ${pending.cmd}: ${message.error}`));
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `${this.name} exited (code ${code}, signal ${signal})`;
+      for (const [id, pending] of this.pending) {
+        clearTimeout(pending.timer);
+        pending.reject(new Error(`${this.exited} during ${pending.cmd}`));
+        this.pending.delete(id);
+      }
+    });
+  }
+
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
+  request<T>(cmd: string, args: unknown, timeoutMs: number): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`${this.exited} before ${cmd}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.name} ${cmd}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, cmd });
+      this.child.send({ kind: 'request', id, cmd, args } satisfies Request);
+    });
+  }
+}
+
+/** The child's side: answers requests with the handlers, and exits when the parent goes away. */
+export function serve(handlers: Record<string, (args: never) => unknown>): void {
+  if (!process.send) throw new Error('this process must be started by bench/run.ts (it needs an IPC channel)');
+  process.on('disconnect', () => process.exit(2));
+  process.on('message', (message: Request) => {
+    if (message?.kind !== 'request') return;
+    const handler = handlers[message.cmd];
+    void (async () => {
+      let reply: Reply;
+      try {
+        if (!handler) throw new Error(`unknown command '${message.cmd}'`);
+        reply = { kind: 'reply', id: message.id, ok: true, result: await handler(message.args as never) };
+      } catch (error) {
+        reply = { kind: 'reply', id: message.id, ok: false, error: (error as Error).stack ?? String(error) };
+      }
+      process.send?.(reply);
+    })();
+  });
+}
+
+export function notify(type: string, data: Record<string, unknown> = {}): void {
+  process.send?.({ kind: 'notice', type, ...data } satisfies Notice);
+}
+
+// ---------------------------------------------------------------- tokens
+
+const base64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
+
+/**
+ * An HS256 JWT, what socketcluster-server's default auth engine verifies with its `authKey` (the same as the
+ * server's own `socket.setAuthToken` would issue).
+ */
+export function signToken(payload: Record<string, unknown>, authKey: string): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const head = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = base64url(JSON.stringify({ ...payload, iat, exp: iat + 86_400 }));
+  const signature = createHmac('sha256', authKey).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${signature}`;
+}
+
+// ---------------------------------------------------------------- SQL statement kinds
+
+/**
+ * A short kind for a statement, e.g. `UPSERT sockets`, `SELECT … FOR UPDATE status`, `START TRANSACTION`:
+ * the verb (with the modifiers that matter for cost) and which of the module's tables it touches, named by the
+ * suffix after the base table name (`sockets` for the base table itself).
+ */
+export function statementKind(sql: string, baseTable: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  const upper = s.toUpperCase();
+  for (const fixed of ['START TRANSACTION', 'BEGIN TRANSACTION', 'COMMIT', 'ROLLBACK', 'SET TRANSACTION ISOLATION LEVEL']) {
+    if (upper.startsWith(fixed)) return fixed === 'SET TRANSACTION ISOLATION LEVEL' ? 'SET TRANSACTION ISOLATION' : fixed;
+  }
+  const tableMatch = s.match(/\b(?:FROM|INTO|UPDATE)\s+[`"]?([A-Za-z0-9_]+)[`"]?/i);
+  const table = tableMatch?.[1];
+  let role = table ?? '';
+  if (table === baseTable) role = 'sockets';
+  else if (table?.startsWith(`${baseTable}_`)) role = table.slice(baseTable.length + 1);
+  let verb = upper.split(' ')[0];
+  if (verb === 'INSERT') {
+    if (/ON DUPLICATE KEY UPDATE|ON CONFLICT/.test(upper)) verb = 'UPSERT';
+    else if (/^INSERT (OR )?IGNORE/.test(upper)) verb = 'INSERT IGNORE';
+  } else if (verb === 'SELECT') {
+    if (/GET_LOCK|RELEASE_LOCK/.test(upper)) return 'SELECT GET_LOCK/RELEASE_LOCK';
+    if (/ FOR UPDATE$/.test(upper)) verb = 'SELECT … FOR UPDATE';
+    else if (/ GROUP BY /.test(upper)) verb = 'SELECT … GROUP BY';
+    else if (/^SELECT COUNT\(/.test(upper)) verb = 'SELECT COUNT';
+  }
+  return role ? `${verb} ${role}` : verb;
+}
+
+// ---------------------------------------------------------------- wire types
+
+export interface ServerConfig {
+  mode: 'plain' | 'sqlite' | 'mariadb';
+  authKey: string;
+  pingInterval: number;
+  pingsPerUpdate?: number;
+  gc?: { intervalMs: number; thresholdMs: number };
+  tableName?: string;
+  sqliteFile?: string;
+  mysqlUrl?: string;
+  /** Every statement is appended to this file (PRESENCE_BENCH_LOG_SQL=1). */
+  sqlLogFile?: string;
+}
+
+export interface HeapReading {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  rss: number;
+  clients: number;
+}
+
+export interface SqlCounters {
+  total: number;
+  kinds: Record<string, number>;
+}
+
+export interface ConnectArgs {
+  port: number;
+  n: number;
+  prefix: string;
+  authKey: string;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export interface ConnectResult {
+  ok: number;
+  failed: number;
+  notAuthenticated: number;
+  errors: string[];
+  /** When the first socket was created. */
+  t0: number;
+  /** When the last socket's last subscription was acknowledged: the end of the storm. */
+  tEnd: number;
+}
+
+export interface IdleResult {
+  idle: number;
+  failed: number;
+  errors: string[];
+  t0: number;
+  t1: number;
+}
+
+export interface DisconnectResult {
+  /** [userId, time the disconnect was sent] */
+  sent: Array<[string, number]>;
+  tFirst: number;
+  tLast: number;
+}

@@ -1,0 +1,184 @@
+/**
+ * The server under test, one process per configuration (started by bench/run.ts with --expose-gc):
+ * - plain: socketcluster-server alone, attached to a bare HTTP server;
+ * - sqlite / mariadb: a Nest app with PresenceModule (from the built library in dist/), a provider with an
+ *   @OnUserOffline() hook that records when each hook ran, and a TypeORM logger that counts the module's
+ *   statements by kind (and, with PRESENCE_BENCH_LOG_SQL=1, writes each of them to a file).
+ * Commands and answers travel over the IPC channel (see common.ts).
+ */
+import 'reflect-metadata';
+import { appendFileSync } from 'node:fs';
+import http from 'node:http';
+import v8 from 'node:v8';
+import type { AddressInfo } from 'node:net';
+import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import scServer, { type AGServer } from 'socketcluster-server';
+import type { Logger as OrmLogger } from 'typeorm';
+import { OnUserOffline, PresenceModule, PresenceService, type PresenceModuleOptions, type UserStatusEvent } from '../dist/index.js';
+import { notify, now, serve, statementKind, type HeapReading, type ServerConfig, type SqlCounters } from './common.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
+
+/** Offline hook calls: [userId, time the hook ran]. */
+const offlineHooks: Array<[string, number]> = [];
+/** Sockets that closed: [userId, time the server emitted 'disconnection'], to split the hook latency. */
+const disconnections: Array<[string, number]> = [];
+
+@Injectable()
+class BenchHooks {
+  @OnUserOffline()
+  offline(event: UserStatusEvent): void {
+    offlineHooks.push([event.userId, now()]);
+  }
+}
+
+/** Counts every statement the module's DataSource sends, START TRANSACTION and COMMIT included. */
+class CountingLogger implements OrmLogger {
+  total = 0;
+  readonly kinds = new Map<string, number>();
+
+  constructor(
+    private readonly baseTable: string,
+    private readonly file?: string,
+  ) {}
+
+  logQuery(query: string, parameters?: unknown): void {
+    this.total++;
+    const kind = statementKind(query, this.baseTable);
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+    if (this.file) {
+      const params = Array.isArray(parameters) ? ` -- ${parameters.length} params` : '';
+      appendFileSync(this.file, `${new Date(now()).toISOString()} [${kind}] ${query.replace(/\s+/g, ' ').slice(0, 400)}${params}\n`);
+    }
+  }
+  logQueryError(error: string | Error, query: string): void {
+    const kind = `(failed) ${statementKind(query, this.baseTable)}`;
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+    process.stderr.write(`[sql error] ${String(error)}: ${query.replace(/\s+/g, ' ').slice(0, 200)}\n`);
+  }
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+
+  snapshot(): SqlCounters {
+    return { total: this.total, kinds: Object.fromEntries(this.kinds) };
+  }
+}
+
+interface Running {
+  server: AGServer;
+  port: number;
+  close(): Promise<void>;
+  sql?: CountingLogger;
+}
+
+async function startPlain(): Promise<Running> {
+  const httpServer = http.createServer();
+  const server = scServer.attach(httpServer, { authKey: config.authKey, pingInterval: config.pingInterval, path: '/socketcluster/' });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    server,
+    port: (httpServer.address() as AddressInfo).port,
+    close: async () => {
+      await server.close().catch(() => undefined);
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
+
+async function startPresence(): Promise<Running> {
+  const tableName = config.tableName!;
+  const logger = new CountingLogger(tableName, config.sqlLogFile);
+  const database: PresenceModuleOptions['database'] =
+    config.mode === 'mariadb'
+      ? { type: 'mysql', url: config.mysqlUrl, logger }
+      : { type: 'better-sqlite3', database: config.sqliteFile!, logger };
+  const options: PresenceModuleOptions = {
+    database,
+    tableName,
+    socketcluster: { authKey: config.authKey, pingInterval: config.pingInterval },
+    // The default quiet period (60 s) would publish no count during the whole bench.
+    usercount: { startupQuietMs: 0 },
+    heartbeat: config.pingsPerUpdate ? { pingsPerUpdate: config.pingsPerUpdate } : undefined,
+    gc: config.gc,
+  };
+  class BenchModule {}
+  Module({ imports: [PresenceModule.forRoot(options)], providers: [BenchHooks] })(BenchModule);
+  const app: INestApplication = await NestFactory.create(BenchModule, { logger: ['error', 'warn'], abortOnError: false });
+  await app.listen(0, '127.0.0.1');
+  const server = app.get(PresenceService).server;
+  return {
+    server,
+    port: (app.getHttpServer().address() as AddressInfo).port,
+    close: () => app.close(),
+    sql: logger,
+  };
+}
+
+/** Every published user count, with the time it reached this observer (it is not a socket, so it is not counted). */
+function observeUsercount(server: AGServer): void {
+  const channel = server.exchange.subscribe('USERCOUNT');
+  void (async () => {
+    for await (const value of channel) notify('count', { value, at: now() });
+  })();
+}
+
+function recordDisconnections(server: AGServer): void {
+  void (async () => {
+    for await (const { socket } of server.listener('disconnection')) {
+      const userId = (socket.authToken as { user_id?: unknown } | null)?.user_id;
+      if (typeof userId === 'string') disconnections.push([userId, now()]);
+    }
+  })();
+}
+
+async function heap(): Promise<Omit<HeapReading, 'clients'>> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run the server with --expose-gc');
+  // Several passes with turns of the event loop in between, so that finalizers and weak references settle.
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, rss: m.rss };
+}
+
+async function main(): Promise<void> {
+  const running = config.mode === 'plain' ? await startPlain() : await startPresence();
+  observeUsercount(running.server);
+  recordDisconnections(running.server);
+  let stopping = false;
+  serve({
+    heap: async ({ snapshot }: { snapshot?: string }): Promise<HeapReading> => {
+      const reading = { ...(await heap()), clients: running.server.clientsCount };
+      if (snapshot) v8.writeHeapSnapshot(snapshot);
+      return reading;
+    },
+    clients: () => running.server.clientsCount,
+    sql: (): SqlCounters => running.sql?.snapshot() ?? { total: 0, kinds: {} },
+    cpu: () => process.cpuUsage(),
+    hooks: ({ prefix }: { prefix: string }) => ({
+      hooks: offlineHooks.filter(([userId]) => userId.startsWith(prefix)),
+      disconnections: disconnections.filter(([userId]) => userId.startsWith(prefix)),
+    }),
+    stop: async () => {
+      if (stopping) return;
+      stopping = true;
+      await running.close();
+      setTimeout(() => process.exit(0), 50);
+    },
+  });
+  notify('ready', { port: running.port, pid: process.pid });
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`server failed to start: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
