@@ -1,0 +1,91 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy in front of MariaDB that a test can cut: `cut()` destroys every piped connection and makes new
+ * ones fail at once (accepted, then destroyed); `restore()` pipes again. It listens on port 0.
+ */
+export class TcpProxy {
+  private server?: Server;
+  private readonly pairs = new Set<{ inbound: Socket; outbound: Socket }>();
+  private refusing = false;
+  port = 0;
+  /** Connections accepted so far, and refused while cut. */
+  accepted = 0;
+  refused = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async listen(): Promise<this> {
+    this.server = createServer((inbound) => this.accept(inbound));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+    return this;
+  }
+
+  /** The local ports of the proxy's open connections to the target: how the target sees them (HOST ip:port). */
+  outboundLocalPorts(): number[] {
+    return [...this.pairs].map((p) => p.outbound.localPort).filter((port): port is number => typeof port === 'number');
+  }
+
+  get open(): number {
+    return this.pairs.size;
+  }
+
+  /** New connections are accepted and destroyed at once from now on; open ones stay until `dropAll()`. */
+  refuseNew(): void {
+    this.refusing = true;
+  }
+
+  /** Destroys every piped connection, both sides. */
+  dropAll(): void {
+    for (const pair of this.pairs) {
+      pair.inbound.destroy();
+      pair.outbound.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  cut(): void {
+    this.refuseNew();
+    this.dropAll();
+  }
+
+  restore(): void {
+    this.refusing = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    if (!this.server) return;
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private accept(inbound: Socket): void {
+    if (this.refusing) {
+      this.refused++;
+      inbound.destroy();
+      return;
+    }
+    this.accepted++;
+    const outbound = createConnection({ host: this.targetHost, port: this.targetPort });
+    const pair = { inbound, outbound };
+    this.pairs.add(pair);
+    const end = () => {
+      this.pairs.delete(pair);
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  }
+}
