@@ -56,7 +56,10 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     );
   }
 
-  /** Stop taking events, close the server we own, write what is queued, then remove this instance's rows. */
+  /**
+   * Stop taking events, close the server we own, write what is queued, remove this instance's rows (with the
+   * transitions that follow), publish the new count, and only then leave SCC so that the publish gets out.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;
@@ -64,7 +67,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     await this.gc.stop();
     await this.heartbeat.stop();
     await this.tracker.stop();
-    this.scc.stop(this.host.get());
+    const server = this.host.get();
     await this.host.close();
     await this.writer.drain();
     this.writer.stop();
@@ -73,9 +76,11 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
       // another instance (a rolling deploy). The GC leader's sweep takes the others offline.
       const removed = await this.store.removeInstance(this.instance.id, new Date(), this.config.options.offlineGraceMs > 0);
       this.status.applied({ ...removed, deferred: [] }, { reason: 'disconnect', instanceId: this.instance.id });
+      if (removed.sockets.length > 0) await this.usercount.publishNow();
     } catch (error) {
       this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
     }
+    await this.scc.stop(server);
     this.status.stop();
     this.events.complete();
   }

@@ -55,9 +55,10 @@ export class PresenceHeartbeat {
           this.logger.log('heartbeat succeeds again');
           // Rows may have been collected while this instance could not refresh them.
           this.writer.requestReconcile();
-        } else if (this.writer.storedRows !== undefined && refreshed < this.writer.storedRows) {
-          // Fewer rows than this instance wrote: they were collected during a pause (or deleted by hand).
-          this.logger.warn(`heartbeat refreshed ${refreshed} of ${this.writer.storedRows} rows: rewriting them`);
+        } else if (this.writer.storedRows !== undefined && refreshed !== this.writer.storedRows) {
+          // Fewer rows than this instance wrote: some were collected during a pause (or deleted by hand); more:
+          // ghosts of sockets whose deletion was lost. Either way, rewrite what is live and drop the rest.
+          this.logger.warn(`heartbeat refreshed ${refreshed} rows where ${this.writer.storedRows} are stored: reconciling`);
           this.writer.requestReconcile();
         }
       })

@@ -7,6 +7,8 @@ import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceInstance } from './presence-instance.js';
 
 const require = createRequire(import.meta.url);
+/** scc-broker-client has no flush: how long the last publishes get to leave before its sockets close. */
+const SHUTDOWN_GRACE_MS = 200;
 
 interface ClosableSocket {
   disconnect(): void;
@@ -47,7 +49,9 @@ export class PresenceScc {
     }
   }
 
-  stop(server?: AGServer): void {
+  /** Leaves the cluster, after giving publishes made just before (the final count) a moment to reach the brokers. */
+  async stop(server?: AGServer): Promise<void> {
+    if (this.clusterClient) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS));
     this.stopped = true;
     if (this.onListening) (server?.httpServer ?? this.adapterHost.httpAdapter?.getHttpServer?.())?.off?.('listening', this.onListening);
     // scc-broker-client has no detach: end its broker connections and its state server socket ourselves.

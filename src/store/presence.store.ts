@@ -205,10 +205,21 @@ export class PresenceStore {
       }
       let ghosts = 0;
       if (options.reconcile) {
-        const stale = await tx.rows<{ SCP_user_id: string | null }>(
-          `SELECT DISTINCT SCP_user_id FROM ${this.t('sockets')} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instanceId, updated]);
+        // Every live row of this instance is in this batch: any other row of it is a ghost. Compared by key,
+        // not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
+        const written = new Set(rows.map((row) => `${row[0]}\u0000${row[2]}`));
+        const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
+          `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_instance_id = ?`,
+          [instanceId],
+        );
+        const stale = mine.filter((row) => !written.has(`${row.SCP_socket_id}\u0000${row.SCP_channel}`));
         for (const row of stale) if (row.SCP_user_id !== null) users.add(row.SCP_user_id);
-        ghosts = await tx.exec(`DELETE FROM ${this.t('sockets')} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instanceId, updated]);
+        for (const part of chunks(stale)) {
+          ghosts += await tx.exec(
+            `DELETE FROM ${this.t('sockets')} WHERE ${part.map(() => '(SCP_socket_id = ? AND SCP_channel = ?)').join(' OR ')}`,
+            part.flatMap((row) => [row.SCP_socket_id, row.SCP_channel]),
+          );
+        }
       }
       return { ...(await this.transitions(tx, [...users], now, options.deferOffline)), ghosts };
     });
