@@ -16,6 +16,7 @@ import { PresenceInstance } from './presence-instance.js';
 export class PresenceGc {
   private readonly logger = new Logger('PresenceGc');
   private running?: Promise<number>;
+  private failures = 0;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -85,9 +86,12 @@ export class PresenceGc {
         this.logger.log(`removed ${removed.rows} abandoned rows (${removed.sockets.length} sockets)`);
         this.removed(removed.sockets.length, removed.rows - removed.sockets.length);
       }
+      if (this.failures > 0) this.logger.log(`garbage collection works again after ${this.failures} failed runs`);
+      this.failures = 0;
       return rows + removed.rows;
     } catch (error) {
-      this.logger.error(`garbage collection failed: ${(error as Error).message}`);
+      // Logged when it starts failing and now and then after: an outage should not flood the log.
+      if (this.failures++ % 20 === 0) this.logger.error(`garbage collection failed (${this.failures}×): ${(error as Error).message}`);
       return 0;
     }
   }
