@@ -23,7 +23,7 @@ export interface FlushResult {
   leftSockets: number;
   joinedChannels: number;
   leftChannels: number;
-  /** Sockets whose user or status changed. */
+  /** Sockets that changed user (logged in, out, or as someone else). */
   rekeyedSockets: number;
   /** Sockets stored for the first time, and sockets removed. */
   connected: SessionInfo[];
@@ -267,8 +267,9 @@ export class PresenceWriter {
           result.connected.push(this.info(live.socket, userId));
           cause(userId, id, 'connect');
         } else {
-          result.rekeyedSockets++;
           if (previous.userId !== userId) {
+            // Only a change of user moves a count; a new token or a status change does not.
+            result.rekeyedSockets++;
             cause(previous.userId, id, 'auth');
             cause(userId, id, 'auth');
           } else if (previous.status !== live.status) {

@@ -126,6 +126,18 @@ describe.each(BACKENDS)('user count (%s)', (backend: Backend) => {
     expect(observer.values()).toEqual([1]);
   });
 
+  it('does not hold a leave back for connectDelayMs because the socket went idle just before', async () => {
+    await start({ usercount: { connectDelayMs: 2000 } });
+    const observer = observe();
+    const socket = await connect({ token: { user_id: 'fern' } });
+    await eventually(() => expect(observer.values()).toEqual([1]), 5000);
+    await socket.invoke('presence.setStatus', 'idle'); // a status change moves no count
+    const left = Date.now();
+    socket.disconnect();
+    await eventually(() => expect(observer.values()).toEqual([1, 0]), 5000);
+    expect(observer.received[1].at - left).toBeLessThan(1000);
+  });
+
   it('publishes nothing during startupQuietMs, then one catch-up with the current count', async () => {
     const quietMs = 1000;
     const started = Date.now();
