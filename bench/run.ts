@@ -81,6 +81,8 @@ const opts = {
   sqliteDir: process.env.PRESENCE_BENCH_SQLITE_DIR ?? os.tmpdir(),
   /** Heap snapshots before and after the storm in the first run, summarised by constructor as evidence. */
   heapSnapshots: process.env.PRESENCE_BENCH_HEAP_SNAPSHOT ? process.env.PRESENCE_BENCH_HEAP_SNAPSHOT === '1' : !quick,
+  /** An extra connect storm in the first run with the server's CPU profiled, summarised by package as evidence. */
+  cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick,
   out: argv.out ?? join(BENCH_DIR, quick ? 'results-quick.md' : 'results.md'),
   pollMs: 10,
 };
@@ -373,12 +375,37 @@ function checkStorm(what: string, result: ConnectResult): void {
 // ---------------------------------------------------------------- one run of one mode
 
 interface PlainRun {
+  run: number;
   throughput: number;
   heapPerSocket: number;
   /** CPU time of each process from just before the storm to its last subscribe acknowledged. */
   stormCpu: Cpu;
   /** Heap growth over the storm by constructor (first run, with heap snapshots). */
   heapGrowth?: HeapSummary;
+  /** The server's CPU profile of an extra storm (first run): self time in ms by package and by function. */
+  profile?: ProfileSummary;
+}
+
+interface ProfileSummary {
+  categories: Record<string, number>;
+  functions: Record<string, number>;
+}
+
+/**
+ * One more storm of N sockets, after the measured phases, with the server's CPU profiled (sampling every
+ * 200 µs) until the sockets are connected and, for presence, stored. Then they disconnect.
+ */
+async function profiledStorm(run: number, server: ServerHandle, load: Peer, authKey: string, db?: { outside: Outside; table: string }): Promise<ProfileSummary | undefined> {
+  if (!opts.cpuProfile || run !== 1) return undefined;
+  await server.peer.request('profile-start', {}, 10_000);
+  const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `c${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+  if (db) await until('profiled storm stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
+  const profile = await server.peer.request<ProfileSummary>('profile-stop', {}, 60_000);
+  checkStorm('profiled storm', storm);
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+  if (db) await until('profiled storm removed', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+  else await until('profiled storm gone', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  return profile;
 }
 
 /** Paths for the two heap snapshots of a server, when this run takes them. */
@@ -417,6 +444,8 @@ interface PresenceRun extends PlainRun {
   hookKinds: SqlCounters;
   /** MariaDB: Questions per second from other clients, measured for 1 s before this run's servers started. */
   backgroundQps?: number;
+  /** Statements that failed (deadlocks, …) over the whole life of each server, by kind. */
+  failures: Record<string, number>;
   idlePerMinQuestions?: number;
   idlePerMinLogger: number;
   idleKinds: SqlCounters;
@@ -467,7 +496,8 @@ async function runPlain(run: number): Promise<PlainRun> {
     if (loaded.clients !== N) throw new Error(`plain server holds ${loaded.clients} sockets, expected ${N}`);
     await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
     await until('plain server empty', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
-    const result = { throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots) };
+    const profile = await profiledStorm(run, server, load, authKey);
+    const result = { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile };
     progress(`plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s, heap ${result.heapPerSocket.toFixed(0)} B/socket`);
     return result;
   } finally {
@@ -481,6 +511,14 @@ interface Fixture {
   db: Outside;
   table: string;
   authKey: string;
+}
+
+/** The failed statements counted by the server's logger since it started (retried ones included). */
+async function failuresOf(server: ServerHandle, into: Record<string, number>, label: string): Promise<void> {
+  const counters = await server.peer.request<SqlCounters>('sql', {}, 5000);
+  for (const [kind, n] of Object.entries(counters.kinds)) {
+    if (kind.startsWith('(failed)')) into[`${label}: ${kind}`] = (into[`${label}: ${kind}`] ?? 0) + n;
+  }
 }
 
 async function withPresenceServer<T>(
@@ -522,6 +560,7 @@ async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: 
   const label = mode.padEnd(7);
   const dbPid = mode === 'mariadb' ? findDatabasePid() : undefined;
   let backgroundQps: number | undefined;
+  const failures: Record<string, number> = {};
   try {
     if (mode === 'mariadb') {
       const outside = await Outside.open('mariadb');
@@ -596,12 +635,16 @@ async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: 
       const inServer = records.hooks.flatMap(([user, at]) => (closedAt.has(user) ? [at - closedAt.get(user)!] : [])).sort((a, b) => a - b);
       await until('table empty after the hook group', 30_000, opts.pollMs, exactRows(0, 0));
       const hookKinds = diffCounters(hookSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
+      const profile = await profiledStorm(run, server, load, authKey, { outside: db, table });
+      await failuresOf(server, failures, 'default timings');
 
       return {
+        run,
         throughput: (N / (storm.tEnd - storm.t0)) * 1000,
         heapPerSocket: (loaded.heapUsed - base.heapUsed) / N,
         stormCpu,
         heapGrowth: heapGrowth(snapshots),
+        profile,
         lifecycleQuestions: mode === 'mariadb' ? (q1 - q0 - ownStatements - perRead) / N : undefined,
         lifecycleLogger: stormKinds.total / N,
         stormKinds,
@@ -652,6 +695,7 @@ async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: 
         const idleKinds = diffCounters(sql0, sql1);
         await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
         await until('idle group gone', 30_000, 50, async () => (await db.table(table)).rows === 0);
+        await failuresOf(server, failures, `heartbeat and GC ${speedup}× faster`);
         return {
           idlePerMinQuestions: mode === 'mariadb' ? toDefaultMinute(q1 - q0 - perRead) : undefined,
           idlePerMinLogger: toDefaultMinute(idleKinds.total),
@@ -660,7 +704,7 @@ async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: 
         };
       },
     );
-    const result: PresenceRun = { ...main, ...idleResult, backgroundQps };
+    const result: PresenceRun = { ...main, ...idleResult, backgroundQps, failures };
     progress(
       `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s, ` +
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
@@ -857,6 +901,14 @@ function report(results: Results, env: { mariadbVersion: string; load0: number[]
         `p99 ${cell(stat(runs.map((r) => r.hookInServerP99)), 1, 'ms')}. ${fmtNum(hookTx, 0)} transactions for ${N} disconnects ` +
         `(${fmtNum(N / Math.max(hookTx, 1), 1)} per flush, ${fmtNum(hookTotal / Math.max(hookTx, 1), 1)} statements each).`,
     );
+    const failed = new Map<string, number>();
+    for (const r of runs) for (const [k, v] of Object.entries(r.failures)) failed.set(k, (failed.get(k) ?? 0) + v);
+    evidence.push(
+      failed.size === 0
+        ? `- ${mode}: no statement failed during the whole run.`
+        : `- ${mode}: statements that failed over all ${runs.length} run(s) (the store retries deadlocks): ` +
+            [...failed.entries()].map(([k, v]) => `${k} × ${v}`).join('; '),
+    );
     if (mode === 'MariaDB') {
       const bg = stat(runs.map((r) => r.backgroundQps));
       if (bg) evidence.push(`- MariaDB Questions per second from other clients before each run's servers started (1 s sample): ${cell(bg, 1)}`);
@@ -880,16 +932,55 @@ function report(results: Results, env: { mariadbVersion: string; load0: number[]
       ...growthSections,
     );
   }
-  evidence.push('', '## CPU during the connect storm (first socket created → last subscribe acknowledged)', '');
+  const profiles = [plain, sqlite, mariadb].map((runs) => (runs as PlainRun[]).find((r) => r.profile)?.profile);
+  if (profiles[0] && (profiles[1] || profiles[2])) {
+    const perK = (ms: number | undefined) => (ms === undefined ? '—' : fmtNum((ms / N) * 1000, 0));
+    const keys = new Set(profiles.flatMap((p) => Object.keys(p?.categories ?? {})));
+    const extra = (key: string) => Math.max(...[1, 2].map((i) => (profiles[i]?.categories[key] ?? 0) - (profiles[0]?.categories[key] ?? 0)));
+    const total = (p?: ProfileSummary) => (p ? Object.values(p.categories).reduce((a, b) => a + b, 0) : undefined);
+    evidence.push(
+      '', `## Where the server's CPU goes in a connect storm (first run: an extra storm of ${N} sockets with the server profiled)`, '',
+      `Self time on the server's main thread in ms per 1000 sockets (V8's sampling profiler, idle left out: a blocking native call such as ` +
+        `SQLite's write and fsync counts as time), plain / SQLite / MariaDB, by where the code lives, largest presence − plain first. ` +
+        `Total: ${perK(total(profiles[0]))} / ${perK(total(profiles[1]))} / ${perK(total(profiles[2]))}.`,
+      '',
+      ...[...keys].sort((a, b) => extra(b) - extra(a)).slice(0, 14).map((key) =>
+        `- \`${key}\`: ${profiles.map((p) => perK(p ? (p.categories[key] ?? 0) : undefined)).join(' / ')}`),
+    );
+    for (const [label, p] of [['SQLite', profiles[1]], ['MariaDB', profiles[2]]] as const) {
+      if (!p) continue;
+      const base = profiles[0]?.functions ?? {};
+      const top = Object.entries(p.functions)
+        .map(([fn, ms]) => [fn, ms - (base[fn] ?? 0)] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10);
+      if (top.length === 0) continue;
+      evidence.push(`- ${label}: functions with the most self time over plain (ms per 1000 sockets): ` +
+        top.map(([fn, ms]) => `\`${fn}\` +${perK(ms)}`).join('; '));
+    }
+  }
+  evidence.push(
+    '', '## CPU during the connect storm (first socket created → last subscribe acknowledged)', '',
+    'Throughput on a machine that other work shares moves with that work; CPU time per socket much less. When the storm is ' +
+      'CPU-bound, plain CPU ÷ presence CPU (server + load generator + database, same run) is what the throughput ratio tends to.',
+    '',
+  );
   for (const [mode, runs] of [['plain SC', plain], ['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
     if (runs.length === 0) continue;
     const per = (pick: (c: Cpu) => number | undefined) => stat(runs.map((r) => { const v = pick(r.stormCpu); return v === undefined ? undefined : (v / N) * 1000; }));
     const busy = stat(runs.map((r) => (r.stormCpu.server + r.stormCpu.load + (r.stormCpu.db ?? 0)) / r.stormCpu.wall));
     const machine = stat(runs.map((r) => (r.stormCpu.machine === undefined ? undefined : r.stormCpu.machine / r.stormCpu.wall)));
+    const total = (c: Cpu) => c.server + c.load + (c.db ?? 0);
+    const ratios = mode === 'plain SC' ? [] : runs.map((r) => {
+      const p = plain.find((x) => x.run === r.run);
+      return p ? total(p.stormCpu) / total(r.stormCpu) : undefined;
+    });
+    const cpuRatio = stat(ratios);
     evidence.push(
       `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}, load generator ${cell(per((c) => c.load), 0)}` +
         `${mode === 'MariaDB' ? `, MariaDB ${cell(per((c) => c.db), 0)}` : ''}; cores busy with these processes ${cell(busy, 2)}, ` +
-        `with all processes of the machine ${cell(machine, 2)}, of ${os.cpus().length}`,
+        `with all processes of the machine ${cell(machine, 2)}, of ${os.cpus().length}` +
+        (cpuRatio ? `; plain CPU ÷ this CPU per socket ${cell(cpuRatio, 2, '×')}` : ''),
     );
   }
   if (env.errors.length > 0) evidence.push('', '## Errors', '', ...env.errors.map((e) => `- ${e}`));

@@ -9,6 +9,7 @@
 import 'reflect-metadata';
 import { appendFileSync } from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
@@ -150,12 +151,58 @@ async function heap(): Promise<Omit<HeapReading, 'clients'>> {
   return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, rss: m.rss };
 }
 
+/**
+ * Self time of a CPU profile by where the code lives: this library's dist/, a package under node_modules, Node's
+ * own code, or V8's pseudo-frames ((garbage collector), (program)); plus the top functions. Idle time is left out.
+ */
+function summarizeProfile(profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples?: number[]; timeDeltas?: number[] }) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<number, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + (deltas[i] ?? 0));
+  const categories: Record<string, number> = {};
+  const functions: Record<string, number> = {};
+  for (const [id, us] of selfUs) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    if (functionName === '(idle)') continue;
+    let category: string;
+    const modules = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g);
+    if (modules) category = modules[modules.length - 1].replace(/^node_modules\//, '').replace(/\/$/, '');
+    else if (url.includes('/dist/')) category = 'nestjs-sc-presence (dist/)';
+    else if (url.includes('/bench/')) category = 'bench harness (SQL logger, hook recorder)';
+    else if (url.startsWith('node:')) category = 'node internals (node:*)';
+    else if (functionName.startsWith('(')) category = functionName; // (garbage collector), (program), (root)
+    else category = '(native: V8 builtins, addons)';
+    categories[category] = (categories[category] ?? 0) + us / 1000;
+    const fn = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+    functions[fn] = (functions[fn] ?? 0) + us / 1000;
+  }
+  const top = Object.entries(functions).sort((a, b) => b[1] - a[1]).slice(0, 400);
+  return { categories, functions: Object.fromEntries(top) };
+}
+
 async function main(): Promise<void> {
   const running = config.mode === 'plain' ? await startPlain() : await startPresence();
   observeUsercount(running.server);
   recordDisconnections(running.server);
   let stopping = false;
+  let profiler: Session | undefined;
   serve({
+    'profile-start': async () => {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+    },
+    'profile-stop': async () => {
+      if (!profiler) throw new Error('no profile is running');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      return summarizeProfile(profile);
+    },
     heap: async ({ snapshot }: { snapshot?: string }): Promise<HeapReading> => {
       const reading = { ...(await heap()), clients: running.server.clientsCount };
       if (snapshot) v8.writeHeapSnapshot(snapshot);
