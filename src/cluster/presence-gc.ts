@@ -51,11 +51,9 @@ export class PresenceGc {
    * and the next oldest takes over. Two instances that both think they lead are harmless: reaping an
    * instance is decided by deleting its lease, which only one of them can do.
    */
-  async isLeader(now = new Date()): Promise<boolean> {
-    const { enabled, thresholdMs } = this.config.options.gc;
-    if (enabled === true) return true;
-    if (enabled === false) return false;
-    return (await this.store.leader(new Date(now.getTime() - thresholdMs))) === this.instance.id;
+  private isLeader(leader: string | undefined): boolean {
+    const { enabled } = this.config.options.gc;
+    return enabled === true || (enabled === 'auto' && leader === this.instance.id);
   }
 
   private async collect(): Promise<number> {
@@ -66,9 +64,10 @@ export class PresenceGc {
     // for the instance that owns the grace timer) belongs to an instance that died during that grace.
     const statusCutoff = new Date(now.getTime() - offlineGraceMs - heartbeat.periodMs);
     try {
-      if (!(await this.isLeader(now))) return 0;
+      const leases = await this.store.leases(cutoff);
+      if (!this.isLeader(leases.leader)) return 0;
       let rows = 0;
-      for (const dead of await this.store.deadInstances(cutoff)) {
+      for (const dead of leases.dead) {
         const reaped = await this.store.reapInstance(dead, cutoff, now);
         if (!reaped) continue;
         this.logger.warn(`instance ${dead} stopped renewing its lease: removed its ${reaped.sockets.length} sockets`);

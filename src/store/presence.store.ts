@@ -238,11 +238,14 @@ export class PresenceStore {
    */
   async heartbeat(instance: InstanceInfo, now: Date): Promise<number> {
     const at = toSqlTime(now);
-    await this.run(
-      this.dialect.upsert(this.tables.instances, INSTANCE_COLUMNS, 1, ['SCP_instance_id'], ['SCP_heartbeat']),
-      [instance.id, instance.host, instance.pid, toSqlTime(instance.startedAt), at],
+    // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.
+    await this.retrying(() =>
+      this.run(
+        this.dialect.upsert(this.tables.instances, INSTANCE_COLUMNS, 1, ['SCP_instance_id'], ['SCP_heartbeat']),
+        [instance.id, instance.host, instance.pid, toSqlTime(instance.startedAt), at],
+      ),
     );
-    return this.run(`UPDATE ${this.t('sockets')} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [at, instance.id]);
+    return this.retrying(() => this.run(`UPDATE ${this.t('sockets')} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [at, instance.id]));
   }
 
   /**
@@ -283,21 +286,20 @@ export class PresenceStore {
     });
   }
 
-  /** The GC leader: the oldest instance whose lease is current. */
-  async leader(cutoff: Date): Promise<string | undefined> {
-    const rows = await this.select<{ SCP_instance_id: string }>(
-      `SELECT SCP_instance_id FROM ${this.t('instances')} WHERE SCP_heartbeat >= ? ORDER BY SCP_started, SCP_instance_id LIMIT 1`,
+  /**
+   * The leases in one read: the GC leader (the oldest instance whose lease is current) and the instances whose
+   * lease expired before `cutoff`.
+   */
+  async leases(cutoff: Date): Promise<{ leader?: string; dead: string[] }> {
+    const rows = await this.select<{ SCP_instance_id: string; live: number | string | boolean }>(
+      `SELECT SCP_instance_id, CASE WHEN SCP_heartbeat >= ? THEN 1 ELSE 0 END AS live FROM ${this.t('instances')}
+       ORDER BY SCP_started, SCP_instance_id`,
       [toSqlTime(cutoff)],
     );
-    return rows[0]?.SCP_instance_id;
-  }
-
-  async deadInstances(cutoff: Date): Promise<string[]> {
-    const rows = await this.select<{ SCP_instance_id: string }>(
-      `SELECT SCP_instance_id FROM ${this.t('instances')} WHERE SCP_heartbeat < ?`,
-      [toSqlTime(cutoff)],
-    );
-    return rows.map((r) => r.SCP_instance_id);
+    return {
+      leader: rows.find((r) => Number(r.live) === 1)?.SCP_instance_id,
+      dead: rows.filter((r) => Number(r.live) !== 1).map((r) => r.SCP_instance_id),
+    };
   }
 
   /**
@@ -330,7 +332,9 @@ export class PresenceStore {
    */
   async collectGarbage(cutoff: Date, statusCutoff: Date, now: Date): Promise<RemovedSockets & { rows: number }> {
     let rows = 0;
-    const removed = await this.transaction(async (tx) => {
+    // Usually nothing is stale: one cheap read instead of a locking transaction.
+    const [stale] = await this.select(`SELECT 1 AS x FROM ${this.t('sockets')} WHERE SCP_updated < ? LIMIT 1`, [toSqlTime(cutoff)]);
+    const removed: RemovedSockets = !stale ? { sockets: [], changes: [], deferred: [] } : await this.transaction(async (tx) => {
       const found = await this.removeSocketsIn(tx, 'SCP_updated < ?', [toSqlTime(cutoff)], now, false);
       // Channel rows left without their presence row; presence rows go only through the locked select above.
       rows = found.sockets.length + (await tx.exec(
@@ -624,6 +628,17 @@ export class PresenceStore {
   private readonly direct = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
     fn({ exec: (sql, params) => this.run(sql, params), rows: (sql, params) => this.select(sql, params) });
 
+  /** Runs `work` again after a deadlock or a lock wait timeout, up to `attempts` times in all. */
+  private async retrying<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+      if (attempts > 1 && code && RETRYABLE.has(code)) return this.retrying(work, attempts - 1);
+      throw error;
+    }
+  }
+
   /**
    * READ COMMITTED for MySQL transactions. On the module's own pool each connection is switched once for its
    * session, which saves a statement per transaction; a shared DataSource is left as the app set it, and
@@ -671,16 +686,7 @@ export class PresenceStore {
           throw error;
         }
       });
-    const attempt = async (left: number): Promise<T> => {
-      try {
-        return await work();
-      } catch (error) {
-        const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
-        if (left > 1 && code && RETRYABLE.has(code)) return attempt(left - 1);
-        throw error;
-      }
-    };
-    if (!this.isSqlite) return attempt(attempts);
+    if (!this.isSqlite) return this.retrying(work, attempts);
     const next = this.sqliteQueue.then(() => work(), () => work());
     this.sqliteQueue = next.catch(() => undefined);
     return next;

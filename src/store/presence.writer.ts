@@ -130,7 +130,7 @@ export class PresenceWriter {
   }
 
   /**
-   * A flush waits until changes pause for `flushIntervalMs`, but never more than 5 × `flushIntervalMs` after
+   * A flush waits until changes pause for `flushIntervalMs`, but never more than 3 × `flushIntervalMs` after
    * the first of them: a single event is written after one interval, a storm in few large batches.
    */
   private schedule(delay: number): void {
@@ -142,7 +142,7 @@ export class PresenceWriter {
         this.timer = undefined;
         const now = Date.now();
         const quietFor = now - this.lastTouch;
-        if (this.failures === 0 && quietFor < interval && now - first + interval - quietFor < 5 * interval) {
+        if (this.failures === 0 && quietFor < interval && now - first + interval - quietFor < 3 * interval) {
           fire(interval - quietFor);
           return;
         }
