@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
+import type { AGClientSocket } from 'socketcluster-client';
 import { createPresenceClient, type PresenceClient, type PresenceClientOptions } from '../../src/client/index.js';
 import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
 import { signToken, type ClientOptions } from '../support/clients.js';
@@ -26,25 +26,7 @@ describe.each(BACKENDS)('client helper (%s)', (backend) => {
   });
 
   /** A socket that reconnects on its own after 50-100 ms and presents its token at every handshake. */
-  async function reconnectingClient(payload: Record<string, unknown>) {
-    const signed = await signToken(ctx!.server, payload);
-    const socket = socketClusterClient.create({
-      hostname: '127.0.0.1',
-      port: ctx!.port,
-      path: '/socketcluster/',
-      autoReconnect: true,
-      autoReconnectOptions: { initialDelay: 50, randomness: 0, multiplier: 1, maxDelay: 100 },
-      connectTimeout: 5000,
-      authEngine: {
-        saveToken: async (_name: string, token: string) => token,
-        removeToken: async () => null,
-        loadToken: async () => signed,
-      } as never,
-    } as never);
-    bed.track(socket);
-    await socket.listener('connect').once(5000);
-    return socket;
-  }
+  const reconnectingClient = (token: Record<string, unknown>) => bed.connect({ token, reconnect: true });
 
   const statusOfSocket = async (userId: string, socketId: string) =>
     (await ctx!.presence.getUserSessions(userId)).find((s) => s.socketId === socketId)?.status;

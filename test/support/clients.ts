@@ -7,6 +7,8 @@ export interface ClientOptions {
   /** A signed token presented verbatim (valid or not); takes the place of `token`. */
   signedToken?: string;
   origin?: string;
+  /** Reconnect on its own after 50-100 ms (presenting the same token at every handshake). Default: no. */
+  reconnect?: boolean;
 }
 
 /** Signs a token payload the way the server's own `socket.setAuthToken` would. */
@@ -29,7 +31,8 @@ export async function connectClient(port: number, server: AGServer, options: Cli
     hostname: '127.0.0.1',
     port,
     path: '/socketcluster/',
-    autoReconnect: false,
+    autoReconnect: options.reconnect === true,
+    autoReconnectOptions: { initialDelay: 50, randomness: 0, multiplier: 1, maxDelay: 100 },
     connectTimeout: 5000,
     authEngine: {
       saveToken: async (_name: string, token: string) => token,
