@@ -81,6 +81,6 @@ export interface PresenceModuleOptions {
   isGlobal?: boolean;
   /** Per-channel presence (who is in a room). Default `false`. */
   channelPresence?: ChannelPresenceOptions | false;
-  /** How long socket changes are gathered before one batch is written. Default 20 ms. */
+  /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */
   flushIntervalMs?: number;
 }
