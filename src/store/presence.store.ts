@@ -254,7 +254,7 @@ export class PresenceStore {
    * and the registration one step, so two instances starting together cannot both do it.
    */
   async register(instance: InstanceInfo, cutoff: Date, now: Date): Promise<{ coldStart: boolean }> {
-    const locked = async (runner: QueryRunner) => {
+    const locked = async () => {
       const others = await this.select<{ n: number | string }>(
         `SELECT COUNT(*) AS n FROM ${this.t('instances')} WHERE SCP_heartbeat >= ? AND SCP_instance_id <> ?`,
         [toSqlTime(cutoff), instance.id],
@@ -270,16 +270,15 @@ export class PresenceStore {
         });
       }
       await this.heartbeat(instance, now);
-      void runner;
       return { coldStart };
     };
-    if (this.isSqlite) return this.withRunner(locked);
+    if (this.isSqlite) return locked();
     return this.withRunner(async (runner) => {
       const name = `scp-start:${this.tables.sockets}`;
       const [{ got }] = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as Array<{ got: number | string | null }>;
       if (Number(got) !== 1) throw new Error(`could not take the startup lock '${name}' within 30 s`);
       try {
-        return await locked(runner);
+        return await locked();
       } finally {
         await runner.query('SELECT RELEASE_LOCK(?)', [name]);
       }
