@@ -6,6 +6,7 @@ import { DEMO_CONFIG, type DemoConfig } from './demo.config.js';
 import { EVENTS_CHANNEL, LOGIN_PROCEDURE } from './demo.constants.js';
 import { parseDemoEvent, sanitizeEvent, type DemoEvent } from './demo-events.js';
 import { checkName } from './demo-names.js';
+import { answerProcedure, consumeListener } from '../socketcluster/listener-loop.js';
 
 /** The users the page lists at most (the most recently active ones). */
 const MAX_KNOWN_USERS = 100;
@@ -15,10 +16,6 @@ const RECENT_EVENTS = 30;
 interface Consumer<T> {
   readonly id: number;
   next(): Promise<IteratorResult<T>>;
-}
-interface Emitter {
-  listener(name: string): { createConsumer(): unknown };
-  killListenerConsumer(id: number): void;
 }
 
 export class LoginError extends Error {
@@ -49,7 +46,10 @@ export class DemoLiveService implements OnApplicationBootstrap, OnApplicationShu
   onApplicationBootstrap(): void {
     const server = this.presence.server;
     this.server = server;
-    this.consume<{ socket: AGServerSocket }>(server, 'connection', ({ socket }) => this.serveLogin(socket));
+    const connections = consumeListener<{ socket: AGServerSocket }>(server, 'connection', ({ socket }) => this.serveLogin(socket), (error) =>
+      this.logger.error(`handling a connection failed: ${error.message}`),
+    );
+    this.stops.push(() => void connections.stop());
     for (const socket of Object.values(server.clients)) this.serveLogin(socket);
 
     this.events = this.presence.events$.subscribe((event) => this.publish(EVENTS_CHANNEL, sanitizeEvent(event)));
@@ -78,24 +78,18 @@ export class DemoLiveService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private serveLogin(socket: AGServerSocket): void {
-    void (async () => {
-      // The stream ends when the socket closes.
-      for await (const request of socket.procedure(LOGIN_PROCEDURE)) {
-        const checked = checkName(request.data);
-        if ('problem' in checked) {
-          request.error(new LoginError(checked.problem));
-          continue;
-        }
-        try {
-          await socket.setAuthToken({ user_id: checked.name, name: checked.name });
-          this.remember(checked.name);
-          request.end({ userId: checked.name });
-        } catch (error) {
-          this.logger.warn(`signing in failed: ${(error as Error).message}`);
-          request.error(new LoginError('signing in failed, try again'));
-        }
+    answerProcedure(socket, LOGIN_PROCEDURE, async (data) => {
+      const checked = checkName(data);
+      if ('problem' in checked) throw new LoginError(checked.problem);
+      try {
+        await socket.setAuthToken({ user_id: checked.name, name: checked.name });
+      } catch (error) {
+        this.logger.warn(`signing in failed: ${(error as Error).message}`);
+        throw new LoginError('signing in failed, try again');
       }
-    })();
+      this.remember(checked.name);
+      return { userId: checked.name };
+    });
   }
 
   private publish(channel: string, data: unknown): void {
@@ -127,21 +121,4 @@ export class DemoLiveService implements OnApplicationBootstrap, OnApplicationShu
     })();
   }
 
-  /** One consumer of a server event of our own, ended on shutdown (the module's consumers are left alone). */
-  private consume<T>(server: AGServer, name: string, handle: (data: T) => void): void {
-    const emitter = server as unknown as Emitter;
-    const consumer = emitter.listener(name).createConsumer() as Consumer<T>;
-    this.stops.push(() => emitter.killListenerConsumer(consumer.id));
-    void (async () => {
-      for (;;) {
-        const { done, value } = await consumer.next();
-        if (done) return;
-        try {
-          handle(value);
-        } catch (error) {
-          this.logger.error(`handling '${name}' failed: ${(error as Error).message}`);
-        }
-      }
-    })();
-  }
 }

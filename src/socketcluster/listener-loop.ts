@@ -1,4 +1,4 @@
-import type { AGServer } from 'socketcluster-server';
+import type { AGServer, AGServerSocket } from 'socketcluster-server';
 
 interface ListenerConsumer<T> extends AsyncIterable<T> {
   id: number;
@@ -36,4 +36,20 @@ export function consumeListener<T>(
       await done;
     },
   };
+}
+
+/**
+ * Answers every `socket.invoke(procedure, data)` with what `handle` resolves to, or rejects it with what it
+ * throws. The loop ends when the socket closes.
+ */
+export function answerProcedure(socket: AGServerSocket, procedure: string, handle: (data: unknown) => unknown): void {
+  void (async () => {
+    for await (const request of socket.procedure(procedure)) {
+      try {
+        request.end(await handle(request.data));
+      } catch (error) {
+        request.error(error as Error);
+      }
+    }
+  })();
 }

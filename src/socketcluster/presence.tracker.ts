@@ -7,7 +7,7 @@ import { ChannelPresence } from '../channels/channel-presence.js';
 import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from '../store/presence.writer.js';
 import { userIdOf } from './socket-identity.js';
-import { consumeListener, type ListenerLoop } from './listener-loop.js';
+import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.js';
 import { LiveSessions } from './live-sessions.js';
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
@@ -76,24 +76,12 @@ export class PresenceTracker {
     this.sessions.add(socket);
     this.writer.touch(socket.id);
     // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
-    this.answer(socket, SET_STATUS_PROCEDURE, async (data) => {
+    answerProcedure(socket, SET_STATUS_PROCEDURE, async (data) => {
       await this.setStatus(socket.id, data);
     });
     if (this.config.options.channelPresence) {
-      this.answer(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data));
+      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data));
     }
-  }
-
-  private answer(socket: AGServerSocket, procedure: string, handle: (data: unknown) => Promise<unknown>): void {
-    void (async () => {
-      for await (const request of socket.procedure(procedure)) {
-        try {
-          request.end(await handle(request.data));
-        } catch (error) {
-          request.error(error as Error);
-        }
-      }
-    })();
   }
 
   private consume(server: AGServer, event: ServerEvent, handle: (socket: AGServerSocket) => void): void {
@@ -104,4 +92,3 @@ export class PresenceTracker {
     );
   }
 }
-

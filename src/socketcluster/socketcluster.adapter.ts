@@ -3,7 +3,7 @@ import { AbstractWsAdapter } from '@nestjs/websockets';
 import { lastValueFrom, type Observable } from 'rxjs';
 import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
 import { AgServerHost } from './ag-server.host.js';
-import { consumeListener, type ListenerLoop } from './listener-loop.js';
+import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.js';
 
 /**
  * Runs `@WebSocketGateway()` gateways over SocketCluster. A `@SubscribeMessage('name')` handler answers both
@@ -66,15 +66,7 @@ export class SocketClusterAdapter extends AbstractWsAdapter<any, any, AGServer.A
           await run(data).catch((error: Error) => this.logger.error(`'${name}' handler failed: ${error.message}`));
         }
       })();
-      void (async () => {
-        for await (const request of client.procedure(name)) {
-          try {
-            request.end(await run(request.data));
-          } catch (error) {
-            request.error(error as Error);
-          }
-        }
-      })();
+      answerProcedure(client, name, run);
     }
   }
 

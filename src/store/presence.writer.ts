@@ -98,10 +98,6 @@ export class PresenceWriter {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  get pending(): number {
-    return this.dirty.size;
-  }
-
   /**
    * How many rows this instance has in the table, as far as it knows; undefined while writes are pending
    * (then the table is about to change anyway).
