@@ -1,13 +1,20 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of MariaDB that a test can cut: `cut()` destroys every piped connection and makes new
- * ones fail at once (accepted, then destroyed); `restore()` pipes again. It listens on port 0.
+ * A TCP proxy in front of MariaDB that a test can cut in two ways. `cut()` is a refusing partition: every piped
+ * connection is destroyed and new ones fail at once (accepted, then destroyed). `blackhole()` is a silent one:
+ * nothing is closed, but every byte either way is swallowed and new connections are accepted and never answered,
+ * as when packets are dropped with no RST. A connection that was open during a blackhole stays a black hole for
+ * good (its protocol state is lost), as a peer behind a dropped NAT entry does. `restore()` pipes new
+ * connections again. It listens on port 0.
  */
 export class TcpProxy {
   private server?: Server;
   private readonly pairs = new Set<{ inbound: Socket; outbound: Socket }>();
   private refusing = false;
+  private silent = false;
+  /** Connections that a blackhole swallowed: kept open, never answered, closed only by the other side or close(). */
+  private readonly swallowed = new Set<Socket>();
   port = 0;
   /** Connections accepted so far, and refused while cut. */
   accepted = 0;
@@ -57,12 +64,30 @@ export class TcpProxy {
     this.dropAll();
   }
 
+  /** Drops every byte of open and new connections without closing anything. */
+  blackhole(): void {
+    this.silent = true;
+    for (const pair of this.pairs) {
+      this.swallow(pair.inbound);
+      this.swallow(pair.outbound);
+    }
+    this.pairs.clear();
+  }
+
   restore(): void {
     this.refusing = false;
+    this.silent = false;
+  }
+
+  /** Connections swallowed by a blackhole that the other side has not closed yet. */
+  get swallowing(): number {
+    return this.swallowed.size;
   }
 
   async close(): Promise<void> {
     this.cut();
+    for (const socket of this.swallowed) socket.destroy();
+    this.swallowed.clear();
     if (!this.server) return;
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = undefined;
@@ -72,6 +97,10 @@ export class TcpProxy {
     if (this.refusing) {
       this.refused++;
       inbound.destroy();
+      return;
+    }
+    if (this.silent) {
+      this.swallow(inbound);
       return;
     }
     this.accepted++;
@@ -87,5 +116,16 @@ export class TcpProxy {
     outbound.on('error', end).on('close', end);
     inbound.pipe(outbound);
     outbound.pipe(inbound);
+  }
+
+  /** Reads and discards whatever arrives; the socket stays open until its peer or close() ends it. */
+  private swallow(socket: Socket): void {
+    socket.unpipe();
+    socket.removeAllListeners('data');
+    this.swallowed.add(socket);
+    socket.on('data', () => {});
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.swallowed.delete(socket));
+    socket.resume();
   }
 }
