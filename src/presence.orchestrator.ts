@@ -1,15 +1,15 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { PresenceGc } from './cluster/presence-gc.js';
-import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
-import { PresenceInstance } from './cluster/presence-instance.js';
-import { PresenceScc } from './cluster/presence-scc.js';
+import { PresenceGc } from './cluster/presence-gc.service.js';
+import { PresenceHeartbeat } from './cluster/presence-heartbeat.service.js';
+import { PresenceInstance } from './store/presence.instance.js';
+import { PresenceScc } from './cluster/presence-scc.service.js';
 import { PresenceConfig } from './options/presence.config.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { PresenceTracker } from './socketcluster/presence.tracker.js';
+import { PresenceTracker } from './tracker/presence.tracker.js';
 import { PresenceStore } from './store/presence.store.js';
-import { PresenceWriter } from './store/presence.writer.js';
+import { PresenceWriter } from './tracker/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
-import { PresenceEvents } from './events/presence-events.js';
+import { PresenceEvents } from './events/presence-events.service.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
 import { PresenceStatus } from './status/presence-status.js';
 

@@ -1,17 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from './options/presence.config.js';
-import type { SessionStatus, UserStatus, UsercountType } from './options/presence-options.interface.js';
+import type { SessionStatus, UserStatus, UsercountType } from './presence.types.js';
 import { PresenceError } from './presence.errors.js';
-import type { PresenceSession } from './presence-session.interface.js';
+import type { PresenceSession } from './presence.types.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { PresenceTracker } from './socketcluster/presence.tracker.js';
-import { channelProblem } from './socketcluster/socket-identity.js';
+import { PresenceTracker } from './tracker/presence.tracker.js';
+import { channelProblem } from './socketcluster/socket-identity.util.js';
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
-import type { PresenceEvent } from './events/presence-event.interface.js';
-import { PresenceEvents } from './events/presence-events.js';
+import type { PresenceEvent } from './presence.types.js';
+import { PresenceEvents } from './events/presence-events.service.js';
 
 export interface UserStatusDetails {
   status: UserStatus;

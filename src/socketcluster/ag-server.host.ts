@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
-import { checkChannelAccess } from '../channels/channel-access.js';
+import { checkChannelAccess } from './channel-access.check.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
-import { channelProblem } from './socket-identity.js';
+import { channelProblem } from './socket-identity.util.js';
 
 /**
  * The AGServer presence runs on: the one given as `server`, or one attached to Nest's HTTP server at

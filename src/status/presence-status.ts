@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ChannelPresence } from '../channels/channel-presence.js';
-import { PresenceInstance } from '../cluster/presence-instance.js';
-import type { StatusReason } from '../events/presence-event.interface.js';
-import { PresenceEvents } from '../events/presence-events.js';
+import { ChannelPresence } from '../channels/channel-presence.service.js';
+import { PresenceInstance } from '../store/presence.instance.js';
+import type { StatusReason } from '../presence.types.js';
+import { PresenceEvents } from '../events/presence-events.service.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceStore, type Transitions } from '../store/presence.store.js';
-import type { FlushResult, SessionInfo } from '../store/presence.writer.js';
+import type { FlushResult, SessionInfo } from '../tracker/presence.writer.js';
 
 interface Cause {
   socketId?: string;

@@ -3,11 +3,11 @@ import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
-import type { SessionStatus, UserStatus, UsercountType } from '../options/presence-options.interface.js';
-import type { PresenceSession } from '../presence-session.interface.js';
+import type { SessionStatus, UserStatus, UsercountType } from '../presence.types.js';
+import type { PresenceSession } from '../presence.types.js';
 import { presenceMigrations } from './migrations/index.js';
-import { presenceTableNames, type PresenceTableNames } from './presence-tables.js';
-import { dialectOf, fromSqlTime, toSqlTime, type SqlDialect } from './sql-dialect.js';
+import { presenceTableNames, type PresenceTableNames } from './presence.tables.js';
+import { dialectOf, fromSqlTime, toSqlTime, type SqlDialect } from './sql.dialect.js';
 
 /** What one socket of this instance should look like in the table. */
 export interface SocketRecord {

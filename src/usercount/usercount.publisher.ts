@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceStore } from '../store/presence.store.js';
-import type { FlushResult } from '../store/presence.writer.js';
+import type { FlushResult } from '../tracker/presence.writer.js';
 
 /**
  * Publishes the cluster-wide count on `usercount.channel` as a bare integer, as sc-presence did, without its

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { PresenceInstance } from '../cluster/presence-instance.js';
+import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceConfig } from '../options/presence.config.js';
-import type { SessionStatus } from '../options/presence-options.interface.js';
-import { LiveSessions, type LiveSession } from '../socketcluster/live-sessions.js';
-import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.js';
-import type { StatusReason } from '../events/presence-event.interface.js';
-import { PresenceStore, type SocketRecord, type Transitions, type WriteBatch } from './presence.store.js';
+import type { SessionStatus } from '../presence.types.js';
+import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
+import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.util.js';
+import type { StatusReason } from '../presence.types.js';
+import { PresenceStore, type SocketRecord, type Transitions, type WriteBatch } from '../store/presence.store.js';
 
 /** What the table holds for one socket, as far as this instance knows: the base the next diff is made against. */
 interface Stored {

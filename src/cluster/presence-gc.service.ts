@@ -4,9 +4,9 @@ import { PresenceConfig } from '../options/presence.config.js';
 import { GC_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { UsercountPublisher } from '../usercount/usercount.publisher.js';
-import { PresenceEvents } from '../events/presence-events.js';
+import { PresenceEvents } from '../events/presence-events.service.js';
 import { PresenceStatus } from '../status/presence-status.js';
-import { PresenceInstance } from './presence-instance.js';
+import { PresenceInstance } from '../store/presence.instance.js';
 
 /**
  * Garbage collection, registered at runtime from the options on @nestjs/schedule's registry: every

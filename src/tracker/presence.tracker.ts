@@ -1,14 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
-import { describeValue } from '../options/describe-value.js';
+import { describeValue } from '../options/describe-value.util.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
-import { ChannelPresence } from '../channels/channel-presence.js';
+import { ChannelPresence } from '../channels/channel-presence.service.js';
 import { PresenceError } from '../presence.errors.js';
-import { PresenceWriter } from '../store/presence.writer.js';
-import { userIdOf } from './socket-identity.js';
-import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.js';
-import { LiveSessions } from './live-sessions.js';
+import { PresenceWriter } from './presence.writer.js';
+import { userIdOf } from '../socketcluster/socket-identity.util.js';
+import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { LiveSessions } from './live-sessions.registry.js';
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 

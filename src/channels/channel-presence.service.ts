@@ -3,7 +3,7 @@ import type { AGServerSocket } from 'socketcluster-server';
 import { PresenceConfig } from '../options/presence.config.js';
 import { AgServerHost } from '../socketcluster/ag-server.host.js';
 import { PresenceStore, type ChannelDiff, type ChannelMember } from '../store/presence.store.js';
-import { checkChannelAccess } from './channel-access.js';
+import { checkChannelAccess } from '../socketcluster/channel-access.check.js';
 
 export interface ChannelSnapshot {
   channel: string;

@@ -3,9 +3,9 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { PresenceConfig } from '../options/presence.config.js';
 import { HEARTBEAT_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
-import { PresenceWriter } from '../store/presence.writer.js';
-import { PresenceInstance } from './presence-instance.js';
-import { PresenceEvents } from '../events/presence-events.js';
+import { PresenceWriter } from '../tracker/presence.writer.js';
+import { PresenceInstance } from '../store/presence.instance.js';
+import { PresenceEvents } from '../events/presence-events.service.js';
 
 /**
  * Every pingInterval × pingsPerUpdate: renew this instance's lease and refresh SCP_updated of all its rows,

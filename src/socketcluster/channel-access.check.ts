@@ -1,7 +1,7 @@
 import type { AGServerSocket } from 'socketcluster-server';
 import type { ResolvedPresenceOptions } from '../options/resolved-options.interface.js';
 import { PresenceError } from '../presence.errors.js';
-import { channelProblem } from '../socketcluster/socket-identity.js';
+import { channelProblem } from './socket-identity.util.js';
 
 /**
  * May `socket` see the presence of `channel`? By default only a socket subscribed to the channel itself may;
