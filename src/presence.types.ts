@@ -39,6 +39,19 @@ export interface SocketState {
   channels: ReadonlySet<string>;
 }
 
+/** One flush of the write queue: applied with a handful of statements, whatever its size. */
+export interface WriteBatch {
+  /** Rows to insert or re-key: the socket's presence row (when `presence`) and the listed channels. */
+  upserts: Array<{ socket: SocketRow; presence: boolean; channels: string[] }>;
+  /** Sockets gone: every row of theirs is deleted. */
+  removedSockets: string[];
+  /** Subscriptions ended on sockets that stay. */
+  removedChannels: Array<{ socketId: string; channel: string }>;
+}
+
+/** The columns of a socket's rows: its state without what only the diff needs. */
+export type SocketRow = Omit<SocketState, 'token' | 'channels'>;
+
 // ------------------------------------------------------------------ channel presence (wire types)
 
 /** One member of a channel: a user, with the status of their sockets in that channel. */

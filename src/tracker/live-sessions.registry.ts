@@ -39,8 +39,4 @@ export class LiveSessions {
   ids(): IterableIterator<string> {
     return this.sessions.keys();
   }
-
-  get size(): number {
-    return this.sessions.size;
-  }
 }

@@ -1,48 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { PresenceInstance } from '../store/presence.instance.js';
+import { CommitEffects } from '../effects/commit-effects.js';
 import { PresenceConfig } from '../options/presence.config.js';
-import type { SessionStatus } from '../presence.types.js';
-import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
+import type { SocketState } from '../presence.types.js';
 import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.util.js';
-import type { StatusReason } from '../presence.types.js';
-import { PresenceStore, type SocketRecord, type Transitions, type WriteBatch } from '../store/presence.store.js';
-
-/** What the table holds for one socket, as far as this instance knows: the base the next diff is made against. */
-interface Stored {
-  /** Kept for the session events of a socket that has gone (its IP and origin). */
-  socket: LiveSession['socket'];
-  userId: string | null;
-  token: unknown;
-  status: SessionStatus;
-  channels: Set<string>;
-}
-
-/** What one successful flush changed. */
-export interface FlushResult {
-  joinedSockets: number;
-  leftSockets: number;
-  joinedChannels: number;
-  leftChannels: number;
-  /** Sockets that changed user (logged in, out, or as someone else). */
-  rekeyedSockets: number;
-  /** Sockets stored for the first time, and sockets removed. */
-  connected: SessionInfo[];
-  disconnected: SessionInfo[];
-  /** Users whose status may have changed, each with the socket change that may have changed it. */
-  causes: Map<string, { socketId: string; reason: StatusReason }>;
-  /** Users whose channels changed, for channel presence (only when it is enabled). */
-  channelUsers: Set<string>;
-  /** The status changes committed with this flush. */
-  transitions: Transitions;
-  at: Date;
-}
-
-export interface SessionInfo {
-  socketId: string;
-  userId: string | null;
-  ip: string | null;
-  origin: string | null;
-}
+import { diffSockets } from '../state/socket.diff.js';
+import { PresenceInstance } from '../store/presence.instance.js';
+import { PresenceStore } from '../store/presence.store.js';
+import { LiveSessions } from './live-sessions.registry.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -57,8 +21,7 @@ const MAX_BACKOFF_MS = 5000;
 export class PresenceWriter {
   private readonly logger = new Logger('PresenceWriter');
   private readonly dirty = new Set<string>();
-  private readonly stored = new Map<string, Stored>();
-  private readonly listeners: Array<(result: FlushResult) => void | Promise<void>> = [];
+  private readonly stored = new Map<string, SocketState>();
   private readonly warnedTokens = new WeakSet<object>();
   private waiters: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
@@ -73,12 +36,8 @@ export class PresenceWriter {
     private readonly store: PresenceStore,
     private readonly sessions: LiveSessions,
     private readonly instance: PresenceInstance,
+    private readonly effects: CommitEffects,
   ) {}
-
-  /** Called after every successful flush, in order; a listener's error is logged and does not stop the others. */
-  onFlush(listener: (result: FlushResult) => void | Promise<void>): void {
-    this.listeners.push(listener);
-  }
 
   touch(socketId: string): void {
     this.dirty.add(socketId);
@@ -170,21 +129,26 @@ export class PresenceWriter {
     this.waiters = [];
     this.dirty.clear();
     this.reconcileNeeded = false;
-    const { batch, next, result } = this.diff(ids, reconcile);
+    const watched = this.config.options.channelPresence;
+    const diff = diffSockets({
+      ids, live: (id) => this.liveState(id), stored: this.stored, rewriteAll: reconcile, watched: watched ? watched.matches : undefined,
+    });
+    const { batch, counts } = diff;
+    const at = new Date();
     const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length === 0;
+    let written: Awaited<ReturnType<PresenceStore['write']>>;
     try {
-      if (empty && result.causes.size === 0 && result.channelUsers.size === 0 && !reconcile) {
+      if (empty && diff.causes.size === 0 && diff.channelUsers.size === 0 && !reconcile) {
         for (const resolve of waiters) resolve();
         return;
       }
-      const written = await this.store.write(batch, this.instance.id, result.at, {
-        users: [...result.causes.keys(), ...result.channelUsers],
+      written = await this.store.write(batch, this.instance.id, at, {
+        users: [...diff.causes.keys(), ...diff.channelUsers],
         deferOffline: this.config.options.offlineGraceMs > 0,
         reconcile,
       });
-      result.transitions = written;
       if (written.ghosts > 0) {
-        result.leftSockets += written.ghosts;
+        counts.leftSockets += written.ghosts;
         this.logger.log(`reconciled the table with the live sockets: ${written.ghosts} stale rows removed`);
       }
     } catch (error) {
@@ -202,114 +166,45 @@ export class PresenceWriter {
       this.failures = 0;
       if (!reconcile) this.requestReconcile();
     }
-    for (const [id, value] of next) {
+    for (const [id, value] of diff.next) {
       if (value) this.stored.set(id, value);
       else this.stored.delete(id);
     }
-    for (const listener of this.listeners) {
-      try {
-        await listener(result);
-      } catch (error) {
-        this.logger.error(`a flush listener failed: ${(error as Error).message}`, (error as Error).stack);
-      }
+    const { changes, deferred, channels } = written;
+    try {
+      await this.effects.apply(
+        { at, changes, deferred, channels, connected: diff.connected, disconnected: diff.disconnected, counts },
+        { reason: 'cleanup', instanceId: this.instance.id, users: diff.causes },
+      );
+    } catch (error) {
+      this.logger.error(`acting on a flush failed: ${(error as Error).message}`, (error as Error).stack);
     }
     for (const resolve of waiters) resolve();
   }
 
-  private diff(ids: string[], rewriteAll: boolean) {
+  /** What an open socket should look like in the table now; undefined once it has begun closing. */
+  private liveState(id: string): SocketState | undefined {
+    const live = this.sessions.get(id);
+    if (!live) return undefined;
     const { userIdField, presenceChannel } = this.config.options;
-    const batch: WriteBatch = { upserts: [], removedSockets: [], removedChannels: [] };
-    const next = new Map<string, Stored | null>();
-    const result: FlushResult = {
-      joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0,
-      connected: [], disconnected: [], causes: new Map(), channelUsers: new Set(), transitions: { changes: [], deferred: [] },
-      at: new Date(),
-    };
-    const watched = this.config.options.channelPresence;
-    const channelChange = (userId: string | null, channel: string) => {
-      if (watched && userId !== null && watched.matches(channel)) result.channelUsers.add(userId);
-    };
-    const cause = (userId: string | null, socketId: string, reason: StatusReason) => {
-      if (userId !== null) result.causes.set(userId, { socketId, reason });
-    };
-    for (const id of ids) {
-      const live = this.sessions.get(id);
-      const before = rewriteAll ? undefined : this.stored.get(id);
-      const previous = this.stored.get(id);
-      if (!live) {
-        if (previous) {
-          if (!rewriteAll) batch.removedSockets.push(id);
-          result.leftSockets++;
-          result.leftChannels += previous.channels.size;
-          result.disconnected.push(this.info(previous.socket, previous.userId));
-          for (const ch of previous.channels) channelChange(previous.userId, ch);
-          cause(previous.userId, id, 'disconnect');
-          next.set(id, null);
-        }
-        continue;
-      }
-      const token = live.socket.authToken;
-      const { userId, problem } = userIdOf(token, userIdField);
-      if (problem && token && !this.warnedTokens.has(token)) {
-        this.warnedTokens.add(token);
-        this.logger.warn(`socket ${id} is tracked as anonymous: ${problem}`);
-      }
-      const channels = new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null));
-      const rekey = !before || before.token !== token || before.userId !== userId || before.status !== live.status;
-      if (rekey) {
-        batch.upserts.push({ socket: this.record(live, userId, token), presence: true, channels: [...channels] });
-        if (!previous) {
-          result.joinedSockets++;
-          result.connected.push(this.info(live.socket, userId));
-          cause(userId, id, 'connect');
-        } else {
-          if (previous.userId !== userId) {
-            // Only a change of user moves a count; a new token or a status change does not.
-            result.rekeyedSockets++;
-            cause(previous.userId, id, 'auth');
-            cause(userId, id, 'auth');
-          } else if (previous.status !== live.status) {
-            cause(userId, id, 'status');
-          } else if (rewriteAll) {
-            cause(userId, id, 'cleanup');
-          }
-        }
-      } else {
-        const added = [...channels].filter((ch) => !before.channels.has(ch));
-        if (added.length > 0) batch.upserts.push({ socket: this.record(live, userId, token), presence: false, channels: added });
-      }
-      for (const ch of channels) {
-        if (previous?.channels.has(ch) && previous.userId === userId && previous.status === live.status) continue;
-        if (!previous?.channels.has(ch)) result.joinedChannels++;
-        channelChange(userId, ch);
-        if (previous) channelChange(previous.userId, ch);
-      }
-      if (previous) {
-        for (const ch of previous.channels) {
-          if (channels.has(ch)) continue;
-          result.leftChannels++;
-          channelChange(previous.userId, ch);
-          if (before) batch.removedChannels.push({ socketId: id, channel: ch });
-        }
-      }
-      next.set(id, { socket: live.socket, userId, token, status: live.status, channels });
+    const token = live.socket.authToken;
+    const { userId, problem } = userIdOf(token, userIdField);
+    if (problem && token && !this.warnedTokens.has(token)) {
+      this.warnedTokens.add(token);
+      this.logger.warn(`socket ${id} is tracked as anonymous: ${problem}`);
     }
-    return { batch, next, result };
-  }
-
-  private info(socket: LiveSession['socket'], userId: string | null): SessionInfo {
-    return { socketId: socket.id, userId, ip: ipOf(socket), origin: originOf(socket) };
-  }
-
-  private record(live: LiveSession, userId: string | null, token: unknown): SocketRecord {
+    const stored = this.stored.get(id);
     return {
-      socketId: live.socket.id,
+      socketId: id,
       userId,
-      authToken: tokenJsonOf(token),
+      token,
+      // The token's JSON only when the token changed: a new token is a new object.
+      authToken: stored && stored.token === token ? stored.authToken : tokenJsonOf(token),
       ip: ipOf(live.socket),
       origin: originOf(live.socket),
       status: live.status,
       connectedAt: live.connectedAt,
+      channels: new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null)),
     };
   }
 }
