@@ -4,7 +4,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { PresenceEvents } from './events/presence-events.service.js';
 import { PresenceMetadataAccessor } from './events/presence-metadata.accessor.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
-import { CommitEffects } from './effects/commit-effects.js';
+import { CommitEffects } from './effects/commit.effects.js';
 import { ChannelPresence } from './channels/channel-presence.service.js';
 import { PresenceGc } from './cluster/presence-gc.service.js';
 import { PresenceHeartbeat } from './cluster/presence-heartbeat.service.js';

@@ -11,7 +11,7 @@ import { PresenceWriter } from './tracker/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
 import { PresenceEvents } from './events/presence-events.service.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
-import { CommitEffects } from './effects/commit-effects.js';
+import { CommitEffects } from './effects/commit.effects.js';
 
 /**
  * Starts and stops the module's parts in one order, so that nothing runs before the options are valid and the

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PresenceConfig } from '../options/presence.config.js';
 import { GC_INTERVAL_NAME } from '../presence.constants.js';
-import { CommitEffects } from '../effects/commit-effects.js';
+import { CommitEffects } from '../effects/commit.effects.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
 

@@ -5,7 +5,7 @@ import { HEARTBEAT_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { PresenceWriter } from '../tracker/presence.writer.js';
 import { PresenceInstance } from '../store/presence.instance.js';
-import { CommitEffects } from '../effects/commit-effects.js';
+import { CommitEffects } from '../effects/commit.effects.js';
 
 /**
  * Every pingInterval × pingsPerUpdate: renew this instance's lease and refresh SCP_updated of all its rows,

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { CommitEffects } from '../effects/commit-effects.js';
+import { CommitEffects } from '../effects/commit.effects.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import type { SocketState } from '../presence.types.js';
 import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.util.js';
