@@ -1,4 +1,7 @@
-/** The wire types of channel presence are the same from both entry points, so a client never re-declares them (checked by `npm run typecheck`). */
+/**
+ * The wire types of channel presence are the same from both entry points, so a client never re-declares them.
+ * Checked at compile time, by `npm run typecheck`.
+ */
 import { describe, expectTypeOf, it } from 'vitest';
 import type * as client from '../../src/client/index.js';
 import type * as server from '../../src/index.js';
