@@ -68,8 +68,9 @@ export class PresenceGc {
         if (!reaped) continue;
         const { sockets, ...transitions } = reaped;
         this.logger.warn(`instance ${dead} stopped renewing its lease: removed its ${sockets.length} sockets`);
+        const cleanup = { instanceId: dead, socketIds: sockets.map((s) => s.socketId) };
         await this.effects.apply(
-          { at: now, ...transitions, cleanup: { instanceId: dead, socketIds: sockets.map((s) => s.socketId) }, counts: { leftSockets: sockets.length } },
+          { at: now, ...transitions, cleanup, counts: { leftSockets: sockets.length } },
           { reason: 'instance-down', instanceId: dead },
         );
         rows += sockets.length;
