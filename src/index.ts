@@ -3,19 +3,19 @@ export { PresenceService, type UserStatusDetails } from './presence.service.js';
 export {
   OnPresenceCleanup, OnSessionConnected, OnSessionDisconnected, OnUserIdle, OnUserOffline, OnUserOnline,
 } from './events/presence.decorators.js';
-export type {
-  CleanupEvent, PresenceEvent, PresenceEventType, SessionEvent, StatusReason, UserStatusEvent,
-} from './events/presence-event.interface.js';
 export { PresenceError, PresenceConfigError } from './presence.errors.js';
-export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.js';
+export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.mapper.js';
 export type {
   ChannelPresenceOptions, GcOptions, HeartbeatOptions, PresenceDatabaseOptions, PresenceModuleOptions, SccOptions,
   UsercountOptions,
 } from './options/presence-options.interface.js';
-export type { PresenceSession, SessionStatus, UserStatus, UsercountType } from './presence-session.interface.js';
+export type {
+  ChannelDiff, ChannelSnapshot, CleanupEvent, Member, PresenceEvent, PresenceEventType, PresenceSession, SessionEvent,
+  SessionStatus, StatusReason, UserStatus, UserStatusEvent, UsercountType,
+} from './presence.types.js';
 export { SocketClusterAdapter } from './socketcluster/socketcluster.adapter.js';
 export { createPresenceEntity, type PresenceRecord } from './store/presence.entity.js';
 export { PresenceSchema1732406400000 } from './store/migrations/1732406400000-presence-schema.js';
 export { presenceMigrations } from './store/migrations/index.js';
-export { presenceTableNames } from './store/presence-tables.js';
+export { presenceTableNames } from './store/presence.tables.js';
 export { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from './presence.constants.js';

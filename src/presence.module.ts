@@ -1,24 +1,24 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
-import { PresenceEvents } from './events/presence-events.js';
+import { PresenceEvents } from './events/presence-events.service.js';
 import { PresenceMetadataAccessor } from './events/presence-metadata.accessor.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
-import { PresenceStatus } from './status/presence-status.js';
-import { ChannelPresence } from './channels/channel-presence.js';
-import { PresenceGc } from './cluster/presence-gc.js';
-import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
-import { PresenceInstance } from './cluster/presence-instance.js';
-import { PresenceScc } from './cluster/presence-scc.js';
+import { CommitEffects } from './effects/commit.effects.js';
+import { ChannelPresence } from './channels/channel-presence.service.js';
+import { PresenceGc } from './cluster/presence-gc.service.js';
+import { PresenceHeartbeat } from './cluster/presence-heartbeat.service.js';
+import { PresenceInstance } from './store/presence.instance.js';
+import { PresenceScc } from './cluster/presence-scc.service.js';
 import { PresenceConfig } from './options/presence.config.js';
 import { ConfigurableModuleClass } from './presence.module-definition.js';
 import { PresenceOrchestrator } from './presence.orchestrator.js';
 import { PresenceService } from './presence.service.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { LiveSessions } from './socketcluster/live-sessions.js';
-import { PresenceTracker } from './socketcluster/presence.tracker.js';
+import { LiveSessions } from './tracker/live-sessions.registry.js';
+import { PresenceTracker } from './tracker/presence.tracker.js';
 import { PresenceStore } from './store/presence.store.js';
-import { PresenceWriter } from './store/presence.writer.js';
+import { PresenceWriter } from './tracker/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
 
 /**
@@ -46,7 +46,7 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
     PresenceEvents,
     PresenceMetadataAccessor,
     PresenceExplorer,
-    PresenceStatus,
+    CommitEffects,
     ChannelPresence,
     PresenceOrchestrator,
     PresenceService,

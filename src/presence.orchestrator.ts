@@ -1,17 +1,17 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { PresenceGc } from './cluster/presence-gc.js';
-import { PresenceHeartbeat } from './cluster/presence-heartbeat.js';
-import { PresenceInstance } from './cluster/presence-instance.js';
-import { PresenceScc } from './cluster/presence-scc.js';
+import { PresenceGc } from './cluster/presence-gc.service.js';
+import { PresenceHeartbeat } from './cluster/presence-heartbeat.service.js';
+import { PresenceInstance } from './store/presence.instance.js';
+import { PresenceScc } from './cluster/presence-scc.service.js';
 import { PresenceConfig } from './options/presence.config.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { PresenceTracker } from './socketcluster/presence.tracker.js';
+import { PresenceTracker } from './tracker/presence.tracker.js';
 import { PresenceStore } from './store/presence.store.js';
-import { PresenceWriter } from './store/presence.writer.js';
+import { PresenceWriter } from './tracker/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
-import { PresenceEvents } from './events/presence-events.js';
+import { PresenceEvents } from './events/presence-events.service.js';
 import { PresenceExplorer } from './events/presence.explorer.js';
-import { PresenceStatus } from './status/presence-status.js';
+import { CommitEffects } from './effects/commit.effects.js';
 
 /**
  * Starts and stops the module's parts in one order, so that nothing runs before the options are valid and the
@@ -32,7 +32,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     private readonly heartbeat: PresenceHeartbeat,
     private readonly gc: PresenceGc,
     private readonly instance: PresenceInstance,
-    private readonly status: PresenceStatus,
+    private readonly effects: CommitEffects,
     private readonly events: PresenceEvents,
     private readonly explorer: PresenceExplorer,
     private readonly scc: PresenceScc,
@@ -43,8 +43,6 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     await this.store.init();
     const server = this.host.get();
     this.explorer.explore();
-    this.writer.onFlush((result) => this.status.flushed(result));
-    this.writer.onFlush((result) => this.usercount.changed(result));
     await this.heartbeat.start();
     this.tracker.attach(server);
     this.scc.start(server);
@@ -74,14 +72,17 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
     try {
       // With an offline grace, users of this instance keep their status for it: they may be reconnecting to
       // another instance (a rolling deploy). The GC leader's sweep takes the others offline.
-      const removed = await this.store.removeInstance(this.instance.id, new Date(), this.config.options.offlineGraceMs > 0);
-      this.status.applied({ ...removed, deferred: [] }, { reason: 'disconnect', instanceId: this.instance.id });
-      if (removed.sockets.length > 0) await this.usercount.publishNow();
+      const at = new Date();
+      const { sockets, ...transitions } = await this.store.removeInstance(this.instance.id, at, this.config.options.offlineGraceMs > 0);
+      await this.effects.apply(
+        { at, ...transitions, counts: { leftSockets: sockets.length } },
+        { reason: 'disconnect', instanceId: this.instance.id, shutdown: true },
+      );
     } catch (error) {
       this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
     }
     await this.scc.stop(server);
-    this.status.stop();
+    this.effects.stop();
     this.events.complete();
   }
 

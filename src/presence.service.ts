@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from './options/presence.config.js';
-import type { SessionStatus, UserStatus, UsercountType } from './options/presence-options.interface.js';
+import type { SessionStatus, UserStatus, UsercountType } from './presence.types.js';
 import { PresenceError } from './presence.errors.js';
-import type { PresenceSession } from './presence-session.interface.js';
+import type { PresenceSession } from './presence.types.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
-import { PresenceTracker } from './socketcluster/presence.tracker.js';
-import { channelProblem } from './socketcluster/socket-identity.js';
+import { PresenceTracker } from './tracker/presence.tracker.js';
+import { channelProblem } from './socketcluster/socket-identity.util.js';
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
-import type { PresenceEvent } from './events/presence-event.interface.js';
-import { PresenceEvents } from './events/presence-events.js';
+import type { PresenceEvent } from './presence.types.js';
+import { PresenceEvents } from './events/presence-events.service.js';
+import { COUNT_TYPE, USER_ID_VALUE, USER_IDS_TYPE } from './presence.messages.js';
 
 export interface UserStatusDetails {
   status: UserStatus;
@@ -51,7 +52,7 @@ export class PresenceService {
 
   /** Status with the time it last changed and when the user was last seen (null for a user never seen). */
   async getUserStatusDetails(userIds: string[]): Promise<Record<string, UserStatusDetails>> {
-    if (!Array.isArray(userIds)) throw new PresenceError('userIds must be an array of user ids');
+    if (!Array.isArray(userIds)) throw new PresenceError(USER_IDS_TYPE);
     userIds.forEach(checkUserId);
     const stored = await this.store.statuses(userIds);
     const result: Record<string, UserStatusDetails> = {};
@@ -81,7 +82,7 @@ export class PresenceService {
   async count(type?: UsercountType, channel?: string): Promise<number> {
     const usercount = this.config.options.usercount;
     const kind = type ?? (usercount ? usercount.type : 'users');
-    if (!USERCOUNT_TYPES.includes(kind)) throw new PresenceError(`count type must be one of ${USERCOUNT_TYPES.join(', ')}`);
+    if (!USERCOUNT_TYPES.includes(kind)) throw new PresenceError(COUNT_TYPE(USERCOUNT_TYPES));
     if (channel !== undefined) checkChannel(channel, this.config.options.presenceChannel);
     return this.store.count(kind, channel);
   }
@@ -97,7 +98,7 @@ export class PresenceService {
 
 function checkUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    throw new PresenceError(`a user id must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);
+    throw new PresenceError(USER_ID_VALUE(MAX_USER_ID_LENGTH));
   }
 }
 

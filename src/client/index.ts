@@ -10,3 +10,5 @@ export {
   type IdleMonitorOptions, type ListenerOptionsLike, type PresenceClientStatus,
 } from './idle-monitor.js';
 export { SET_STATUS_PROCEDURE } from '../presence.constants.js';
+// Type-only: erased from the bundle, so the client still pulls in no server code.
+export type { ChannelDiff, ChannelSnapshot, Member, SessionStatus, UserStatus } from '../presence.types.js';

@@ -6,7 +6,7 @@ import { DEMO_CONFIG, type DemoConfig } from './demo.config.js';
 import { EVENTS_CHANNEL, LOGIN_PROCEDURE } from './demo.constants.js';
 import { parseDemoEvent, sanitizeEvent, type DemoEvent } from './demo-events.js';
 import { checkName } from './demo-names.js';
-import { answerProcedure, consumeListener } from '../socketcluster/listener-loop.js';
+import { answerProcedure, consumeListener } from '../socketcluster/listener-loop.util.js';
 
 /** The users the page lists at most (the most recently active ones). */
 const MAX_KNOWN_USERS = 100;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PRESENCE_EVENT_METADATA } from './presence-events.constants.js';
-import type { PresenceEventType } from './presence-event.interface.js';
+import type { PresenceEventType } from '../presence.types.js';
 
 @Injectable()
 export class PresenceMetadataAccessor {

@@ -1,5 +1,5 @@
 import { PRESENCE_EVENT_METADATA } from './presence-events.constants.js';
-import type { PresenceEventType } from './presence-event.interface.js';
+import type { PresenceEventType } from '../presence.types.js';
 
 /** Several decorators may sit on one method: each adds its event type to the method's list. */
 function onPresenceEvent(type: PresenceEventType): MethodDecorator {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { PresenceEvents } from './presence-events.js';
+import { PresenceEvents } from './presence-events.service.js';
 import { PresenceMetadataAccessor } from './presence-metadata.accessor.js';
 
 /** Finds the methods decorated with `@OnUserOnline()` & co. in every provider and controller. */

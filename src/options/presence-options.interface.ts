@@ -1,9 +1,7 @@
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import type { DataSourceOptions } from 'typeorm';
 
-export type UsercountType = 'users' | 'sockets' | 'subscriptions';
-export type SessionStatus = 'online' | 'idle';
-export type UserStatus = SessionStatus | 'offline';
+import type { UsercountType } from '../presence.types.js';
 
 export interface UsercountOptions {
   /** Channel the count is published on (sc-presence: scpUsercountChannel). Default `'USERCOUNT'`. */

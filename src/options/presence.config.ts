@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { MODULE_OPTIONS_TOKEN } from '../presence.module-definition.js';
 import type { PresenceModuleOptions } from './presence-options.interface.js';
 import type { ResolvedPresenceOptions } from './resolved-options.interface.js';
-import { resolvePresenceOptions } from './resolve-options.js';
+import { resolvePresenceOptions } from './presence-options.resolver.js';
 
 /**
  * Holds the options, validated and completed once. A validation error is kept and thrown on first use,

@@ -1,6 +1,7 @@
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import type { DataSourceOptions } from 'typeorm';
-import type { SccOptions, UsercountType } from './presence-options.interface.js';
+import type { UsercountType } from '../presence.types.js';
+import type { SccOptions } from './presence-options.interface.js';
 
 export type ResolvedDatabase =
   | { kind: 'own'; options: DataSourceOptions; migrationsRun: boolean }

@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
-import { checkChannelAccess } from '../channels/channel-access.js';
+import { checkChannelAccess } from './channel-access.check.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
-import { channelProblem } from './socket-identity.js';
+import { channelProblem } from './socket-identity.util.js';
+import { CANNOT_SUBSCRIBE, INBOUND_MIDDLEWARE_PRESENT, SERVER_ONLY_CHANNEL, SERVER_REQUIRED } from '../presence.messages.js';
 
 /**
  * The AGServer presence runs on: the one given as `server`, or one attached to Nest's HTTP server at
@@ -29,9 +30,7 @@ export class AgServerHost {
     } else {
       const httpServer = this.adapterHost.httpAdapter?.getHttpServer?.();
       if (!httpServer) {
-        throw new PresenceConfigError([
-          'server is required when the app has no HTTP server (NestFactory.createApplicationContext): pass an AGServer from socketcluster-server',
-        ]);
+        throw new PresenceConfigError([SERVER_REQUIRED]);
       }
       this.server = scServer.attach(httpServer, socketcluster);
       this.owned = true;
@@ -44,7 +43,7 @@ export class AgServerHost {
   private async subscribeRefusal(socket: AGServerSocket, channel: unknown): Promise<PresenceError | null> {
     const options = this.config.options;
     const problem = channelProblem(channel, options.presenceChannel);
-    if (problem) return new PresenceError(`cannot subscribe: ${problem}`);
+    if (problem) return new PresenceError(CANNOT_SUBSCRIBE(problem));
     const presence = options.channelPresence;
     if (presence && (channel as string).startsWith(presence.prefix)) {
       await checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length));
@@ -57,14 +56,9 @@ export class AgServerHost {
     const { usercount, channelPresence } = this.config.options;
     if (typeof channel !== 'string') return null;
     if ((usercount && channel === usercount.channel) || (channelPresence && channel.startsWith(channelPresence.prefix))) {
-      return new PresenceError(`'${channel}' is published by the server only`);
+      return new PresenceError(SERVER_ONLY_CHANNEL(channel));
     }
     return null;
-  }
-
-  /** True when the module created the server, and so closes it on shutdown. */
-  get ownsServer(): boolean {
-    return this.owned;
   }
 
   async close(): Promise<void> {
@@ -82,10 +76,7 @@ export class AgServerHost {
    */
   private guardSubscriptions(server: AGServer): void {
     if (server.hasMiddleware(server.MIDDLEWARE_INBOUND)) {
-      this.logger.warn(
-        'the AGServer already has inbound middleware: subscriptions to channels longer than 255 characters ' +
-          'or to the presence channel are not refused, only left out of the table',
-      );
+      this.logger.warn(INBOUND_MIDDLEWARE_PRESENT);
       return;
     }
     const middleware: AGServer.inboundMiddlewareFunction = async (stream) => {
@@ -95,7 +86,7 @@ export class AgServerHost {
           if (action.type === action.SUBSCRIBE) refusal = await this.subscribeRefusal(action.socket, action.channel);
           else if (action.type === action.PUBLISH_IN) refusal = this.publishRefusal(action.channel);
         } catch (error) {
-          refusal = error instanceof PresenceError ? error : new PresenceError(`cannot subscribe: ${(error as Error).message}`);
+          refusal = error instanceof PresenceError ? error : new PresenceError(CANNOT_SUBSCRIBE((error as Error).message));
         }
         if (refusal) action.block(refusal);
         else action.allow();

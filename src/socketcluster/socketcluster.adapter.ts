@@ -3,7 +3,7 @@ import { AbstractWsAdapter } from '@nestjs/websockets';
 import { lastValueFrom, type Observable } from 'rxjs';
 import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
 import { AgServerHost } from './ag-server.host.js';
-import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.js';
+import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.util.js';
 
 /**
  * Runs `@WebSocketGateway()` gateways over SocketCluster. A `@SubscribeMessage('name')` handler answers both

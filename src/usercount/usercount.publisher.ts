@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceStore } from '../store/presence.store.js';
-import type { FlushResult } from '../store/presence.writer.js';
+import type { CountDelta } from '../presence.types.js';
 
 /**
  * Publishes the cluster-wide count on `usercount.channel` as a bare integer, as sc-presence did, without its
@@ -42,13 +42,14 @@ export class UsercountPublisher {
     }
   }
 
-  /** Called after each flush of the write queue (and after GC) with what it changed. */
-  changed(result: Pick<FlushResult, 'joinedSockets' | 'leftSockets' | 'joinedChannels' | 'leftChannels' | 'rekeyedSockets'>): void {
+  /** Called after each commit (a flush of the write queue, GC, reaping) with how it moved the counts. */
+  changed(result: Partial<CountDelta>): void {
     const usercount = this.config.options.usercount;
     if (!usercount || !this.server || this.stopped) return;
     const counted = usercount.type === 'subscriptions';
-    const joins = counted ? result.joinedChannels : result.joinedSockets + result.rekeyedSockets;
-    const leaves = counted ? result.leftChannels : result.leftSockets;
+    const { joinedSockets = 0, leftSockets = 0, joinedChannels = 0, leftChannels = 0, rekeyedSockets = 0 } = result;
+    const joins = counted ? joinedChannels : joinedSockets + rekeyedSockets;
+    const leaves = counted ? leftChannels : leftSockets;
     if (joins > 0) this.schedule(usercount.connectDelayMs);
     else if (leaves > 0) this.schedule(0);
   }

@@ -493,7 +493,7 @@ describe('client entry dependencies', () => {
   const specifiers = (source: string) =>
     [...source.matchAll(/^\s*(import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)].map((m) => `${m[2] ? 'type ' : ''}${m[3]}`);
 
-  it('imports no server code: only its own files, the constants file and the socket type', () => {
+  it('imports no server code: only its own files, the constants file, the shared types and the socket type', () => {
     const dir = new URL('../../src/client/', import.meta.url);
     const imports = new Set(
       readdirSync(dir)
@@ -501,7 +501,7 @@ describe('client entry dependencies', () => {
         .flatMap((file) => specifiers(read(`../../src/client/${file}`))),
     );
     for (const specifier of imports) {
-      expect(specifier).toMatch(/^(\.\/[\w-]+\.js|\.\.\/presence\.constants\.js|type socketcluster-client)$/);
+      expect(specifier).toMatch(/^(\.\/[\w-]+\.js|\.\.\/presence\.constants\.js|type \.\.\/presence\.types\.js|type socketcluster-client)$/);
     }
     expect(imports).toContain('../presence.constants.js');
   });
@@ -509,5 +509,9 @@ describe('client entry dependencies', () => {
   it('the constants file it shares with the server stays free of imports', () => {
     expect(specifiers(read('../../src/presence.constants.ts'))).toEqual([]);
     expect(read('../../src/presence.constants.ts')).not.toMatch(/\brequire\(|\bimport\(/);
+  });
+
+  it('the types file its type exports come from imports nothing either', () => {
+    expect(specifiers(read('../../src/presence.types.ts'))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { resolvePresenceOptions } from '../../src/options/resolve-options.js';
+import { resolvePresenceOptions } from '../../src/options/presence-options.resolver.js';
 import type { PresenceModuleOptions } from '../../src/options/presence-options.interface.js';
 import type { ResolvedPresenceOptions } from '../../src/options/resolved-options.interface.js';
 import { PresenceConfigError } from '../../src/presence.errors.js';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { fromScPresenceOptions, type ScPresenceOptions } from '../../src/options/sc-presence-options.js';
-import { resolvePresenceOptions } from '../../src/options/resolve-options.js';
+import { fromScPresenceOptions, type ScPresenceOptions } from '../../src/options/sc-presence-options.mapper.js';
+import { resolvePresenceOptions } from '../../src/options/presence-options.resolver.js';
 import { PresenceConfigError } from '../../src/presence.errors.js';
 
 /** The example options object of sc-presence's README, verbatim. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { AGServerSocket } from 'socketcluster-server';
-import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../../src/socketcluster/socket-identity.js';
+import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../../src/socketcluster/socket-identity.util.js';
 
 describe('userIdOf', () => {
   it('takes a string user id as it is', () => {

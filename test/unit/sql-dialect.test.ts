@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { dialectOf, fromSqlTime, mysqlDialect, sqliteDialect, toSqlTime } from '../../src/store/sql-dialect.js';
+import { dialectOf, fromSqlTime, mysqlDialect, sqliteDialect, toSqlTime } from '../../src/store/sql.dialect.js';
 
 const COLUMNS = ['SCP_socket_id', 'SCP_channel', 'SCP_updated'];
 const CONFLICT = ['SCP_socket_id', 'SCP_channel'];

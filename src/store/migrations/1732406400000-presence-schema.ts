@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { presenceTableNames } from '../presence-tables.js';
+import { presenceTableNames } from '../presence.tables.js';
 import { binaryCollation } from './binary-collation.js';
 
 /**

@@ -2,11 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PresenceConfig } from '../options/presence.config.js';
 import { GC_INTERVAL_NAME } from '../presence.constants.js';
+import { CommitEffects } from '../effects/commit.effects.js';
+import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
-import { UsercountPublisher } from '../usercount/usercount.publisher.js';
-import { PresenceEvents } from '../events/presence-events.js';
-import { PresenceStatus } from '../status/presence-status.js';
-import { PresenceInstance } from './presence-instance.js';
 
 /**
  * Garbage collection, registered at runtime from the options on @nestjs/schedule's registry: every
@@ -21,9 +19,7 @@ export class PresenceGc {
   constructor(
     private readonly config: PresenceConfig,
     private readonly store: PresenceStore,
-    private readonly usercount: UsercountPublisher,
-    private readonly status: PresenceStatus,
-    private readonly events: PresenceEvents,
+    private readonly effects: CommitEffects,
     private readonly instance: PresenceInstance,
     private readonly scheduler: SchedulerRegistry,
   ) {}
@@ -70,32 +66,33 @@ export class PresenceGc {
       for (const dead of leases.dead) {
         const reaped = await this.store.reapInstance(dead, cutoff, now);
         if (!reaped) continue;
-        this.logger.warn(`instance ${dead} stopped renewing its lease: removed its ${reaped.sockets.length} sockets`);
-        this.events.emit({ type: 'cleanup', instanceId: dead, socketIds: reaped.sockets.map((s) => s.socketId), at: now });
-        this.status.applied(reaped, { reason: 'instance-down', instanceId: dead }, now);
-        this.removed(reaped.sockets.length, 0);
-        rows += reaped.sockets.length;
+        const { sockets, ...transitions } = reaped;
+        this.logger.warn(`instance ${dead} stopped renewing its lease: removed its ${sockets.length} sockets`);
+        const cleanup = { instanceId: dead, socketIds: sockets.map((s) => s.socketId) };
+        await this.effects.apply(
+          { at: now, ...transitions, cleanup, counts: { leftSockets: sockets.length } },
+          { reason: 'instance-down', instanceId: dead },
+        );
+        rows += sockets.length;
       }
-      const removed = await this.store.collectGarbage(cutoff, statusCutoff, now);
-      if (removed.sockets.length > 0) {
-        this.events.emit({ type: 'cleanup', socketIds: removed.sockets.map((s) => s.socketId), at: now });
-      }
-      this.status.applied(removed, { reason: 'cleanup', instanceId: this.instance.id }, now);
-      if (removed.rows > 0) {
-        this.logger.log(`removed ${removed.rows} abandoned rows (${removed.sockets.length} sockets)`);
-        this.removed(removed.sockets.length, removed.rows - removed.sockets.length);
-      }
+      const { sockets, rows: removedRows, ...transitions } = await this.store.collectGarbage(cutoff, statusCutoff, now);
+      if (removedRows > 0) this.logger.log(`removed ${removedRows} abandoned rows (${sockets.length} sockets)`);
+      await this.effects.apply(
+        {
+          at: now,
+          ...transitions,
+          cleanup: sockets.length > 0 ? { socketIds: sockets.map((s) => s.socketId) } : undefined,
+          counts: { leftSockets: sockets.length, leftChannels: removedRows - sockets.length },
+        },
+        { reason: 'cleanup', instanceId: this.instance.id },
+      );
       if (this.failures > 0) this.logger.log(`garbage collection works again after ${this.failures} failed runs`);
       this.failures = 0;
-      return rows + removed.rows;
+      return rows + removedRows;
     } catch (error) {
       // Logged when it starts failing and now and then after: an outage should not flood the log.
       if (this.failures++ % 20 === 0) this.logger.error(`garbage collection failed (${this.failures}×): ${(error as Error).message}`);
       return 0;
     }
-  }
-
-  private removed(sockets: number, channels: number): void {
-    this.usercount.changed({ joinedSockets: 0, joinedChannels: 0, rekeyedSockets: 0, leftSockets: sockets, leftChannels: channels });
   }
 }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from '../options/presence.config.js';
-import { PresenceInstance } from './presence-instance.js';
+import { PresenceInstance } from '../store/presence.instance.js';
 
 const require = createRequire(import.meta.url);
 /** scc-broker-client has no flush: how long the last publishes get to leave before its sockets close. */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { UNSUPPORTED_DATABASE } from '../presence.messages.js';
 
 /** The few places where MySQL/MariaDB and SQLite SQL differ. Only the store and its migration use this. */
 export interface SqlDialect {
@@ -60,7 +61,7 @@ export function dialectOf(dataSource: DataSource): SqlDialect {
   const type = dataSource.options.type;
   if (type === 'mysql' || type === 'mariadb') return mysqlDialect;
   if (type === 'better-sqlite3') return sqliteDialect;
-  throw new Error(`nestjs-sc-presence supports mysql, mariadb and better-sqlite3 databases, not '${type}'`);
+  throw new Error(UNSUPPORTED_DATABASE(type));
 }
 
 /** Times are written as UTC text with milliseconds, the same on every host and in both dialects. */

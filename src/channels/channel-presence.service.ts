@@ -2,18 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServerSocket } from 'socketcluster-server';
 import { PresenceConfig } from '../options/presence.config.js';
 import { AgServerHost } from '../socketcluster/ag-server.host.js';
-import { PresenceStore, type ChannelDiff, type ChannelMember } from '../store/presence.store.js';
-import { checkChannelAccess } from './channel-access.js';
-
-export interface ChannelSnapshot {
-  channel: string;
-  seq: number;
-  members: ChannelMember[];
-}
+import type { ChannelDiff, ChannelSnapshot } from '../presence.types.js';
+import { PresenceStore } from '../store/presence.store.js';
+import { checkChannelAccess } from '../socketcluster/channel-access.check.js';
 
 /**
- * Who is in a room. Diffs are decided in the write transaction (see PresenceStore.memberships) and published
- * here, after commit, by the instance that made them: on `prefix + channel`, reaching other instances through
+ * Who is in a room. Diffs are decided in the write transaction (see store/members.table.ts) and published
+ * here, after commit (by CommitEffects), by the instance that made them: on `prefix + channel`, reaching other instances through
  * SCC. Only user ids and statuses leave the server: never tokens or addresses.
  */
 @Injectable()
@@ -26,9 +21,9 @@ export class ChannelPresence {
     private readonly host: AgServerHost,
   ) {}
 
-  publish(diffs: ChannelDiff[] | undefined): void {
+  publish(diffs: readonly ChannelDiff[]): void {
     const presence = this.config.options.channelPresence;
-    if (!presence || !diffs) return;
+    if (!presence) return;
     for (const diff of diffs) {
       this.host
         .get()

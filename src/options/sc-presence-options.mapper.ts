@@ -1,5 +1,6 @@
 import { PresenceConfigError } from '../presence.errors.js';
-import type { PresenceModuleOptions, UsercountType } from './presence-options.interface.js';
+import type { UsercountType } from '../presence.types.js';
+import type { PresenceModuleOptions } from './presence-options.interface.js';
 
 /** The options object of sc-presence (its README), each key optional. */
 export interface ScPresenceOptions {

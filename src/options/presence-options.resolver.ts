@@ -1,6 +1,6 @@
 import { PresenceConfigError } from '../presence.errors.js';
 import { MAX_CHANNEL_LENGTH } from '../presence.constants.js';
-import { describeValue } from './describe-value.js';
+import { describeValue } from './describe-value.util.js';
 import type { DataSourceOptions } from 'typeorm';
 import type { PresenceModuleOptions } from './presence-options.interface.js';
 import type { ResolvedDatabase, ResolvedPresenceOptions } from './resolved-options.interface.js';

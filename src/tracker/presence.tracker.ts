@@ -1,14 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
-import { describeValue } from '../options/describe-value.js';
+import { describeValue } from '../options/describe-value.util.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
-import { ChannelPresence } from '../channels/channel-presence.js';
+import { ChannelPresence } from '../channels/channel-presence.service.js';
 import { PresenceError } from '../presence.errors.js';
-import { PresenceWriter } from '../store/presence.writer.js';
-import { userIdOf } from './socket-identity.js';
-import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.js';
-import { LiveSessions } from './live-sessions.js';
+import { PresenceWriter } from './presence.writer.js';
+import { userIdOf } from '../socketcluster/socket-identity.util.js';
+import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { LiveSessions } from './live-sessions.registry.js';
+import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_VALUE } from '../presence.messages.js';
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -56,13 +57,13 @@ export class PresenceTracker {
    */
   async setStatus(socketId: unknown, status: unknown): Promise<void> {
     if (status !== 'online' && status !== 'idle') {
-      throw new PresenceError(`status must be 'online' or 'idle' (got ${describeValue(status)})`);
+      throw new PresenceError(STATUS_VALUE(describeValue(status)));
     }
-    if (typeof socketId !== 'string') throw new PresenceError('socketId must be a string');
+    if (typeof socketId !== 'string') throw new PresenceError(SOCKET_ID_TYPE);
     const session = this.sessions.get(socketId);
-    if (!session) throw new PresenceError(`socket '${socketId.slice(0, 64)}' is not connected to this instance`);
+    if (!session) throw new PresenceError(SOCKET_NOT_HERE(socketId));
     if (userIdOf(session.socket.authToken, this.config.options.userIdField).userId === null) {
-      throw new PresenceError('an anonymous socket has no presence status: authenticate first');
+      throw new PresenceError(ANONYMOUS_STATUS);
     }
     if (session.status !== status) {
       session.status = status;

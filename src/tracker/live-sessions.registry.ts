@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AGServerSocket } from 'socketcluster-server';
-import type { SessionStatus } from '../options/presence-options.interface.js';
+import type { SessionStatus } from '../presence.types.js';
 
 export interface LiveSession {
   readonly socket: AGServerSocket;
@@ -38,9 +38,5 @@ export class LiveSessions {
 
   ids(): IterableIterator<string> {
     return this.sessions.keys();
-  }
-
-  get size(): number {
-    return this.sessions.size;
   }
 }

@@ -3,9 +3,9 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { PresenceConfig } from '../options/presence.config.js';
 import { HEARTBEAT_INTERVAL_NAME } from '../presence.constants.js';
 import { PresenceStore } from '../store/presence.store.js';
-import { PresenceWriter } from '../store/presence.writer.js';
-import { PresenceInstance } from './presence-instance.js';
-import { PresenceEvents } from '../events/presence-events.js';
+import { PresenceWriter } from '../tracker/presence.writer.js';
+import { PresenceInstance } from '../store/presence.instance.js';
+import { CommitEffects } from '../effects/commit.effects.js';
 
 /**
  * Every pingInterval × pingsPerUpdate: renew this instance's lease and refresh SCP_updated of all its rows,
@@ -22,7 +22,7 @@ export class PresenceHeartbeat {
     private readonly store: PresenceStore,
     private readonly writer: PresenceWriter,
     private readonly instance: PresenceInstance,
-    private readonly events: PresenceEvents,
+    private readonly effects: CommitEffects,
     private readonly scheduler: SchedulerRegistry,
   ) {}
 
@@ -35,7 +35,7 @@ export class PresenceHeartbeat {
     const { coldStart } = await this.store.register(this.instance, new Date(now.getTime() - this.config.options.gc.thresholdMs), now);
     if (coldStart) {
       this.logger.log('no other instance is alive: cold start, old presence rows dropped and every user set offline');
-      this.events.emit({ type: 'cleanup', at: now });
+      await this.effects.apply({ at: now, cleanup: {} }, { reason: 'cleanup', instanceId: this.instance.id });
     }
     const timer = setInterval(() => void this.beat(), this.config.options.heartbeat.periodMs);
     this.scheduler.addInterval(HEARTBEAT_INTERVAL_NAME, timer);

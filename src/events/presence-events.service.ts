@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
-import type { PresenceEvent, PresenceEventType } from './presence-event.interface.js';
+import type { PresenceEvent, PresenceEventType } from '../presence.types.js';
 
 interface Handler {
   name: string;

@@ -1,0 +1,37 @@
+/**
+ * What the module says when it refuses something or cannot go on, in one place. Each message names what was
+ * wrong and what to do instead; a client receives the `PresenceError` ones verbatim.
+ */
+
+// ------------------------------------------------------------------ refused client and service requests
+
+export const STATUS_VALUE = (got: string) => `status must be 'online' or 'idle' (got ${got})`;
+export const SOCKET_ID_TYPE = 'socketId must be a string';
+export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0, 64)}' is not connected to this instance`;
+export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';
+export const USER_IDS_TYPE = 'userIds must be an array of user ids';
+export const USER_ID_VALUE = (max: number) => `a user id must be a string of 1 to ${max} characters`;
+export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
+
+// ------------------------------------------------------------------ channel presence access
+
+export const CHANNEL_PRESENCE_OFF = 'channel presence is not enabled on this server';
+export const CHANNEL_WITHOUT_PRESENCE = (channel: string) => `channel '${channel}' has no presence`;
+export const CHANNEL_NOT_ALLOWED = (channel: string) => `not allowed to see who is in '${channel}'`;
+export const CHANNEL_SUBSCRIBE_FIRST = (channel: string) => `subscribe to '${channel}' before asking who is in it`;
+export const CANNOT_SUBSCRIBE = (problem: string) => `cannot subscribe: ${problem}`;
+export const SERVER_ONLY_CHANNEL = (channel: string) => `'${channel}' is published by the server only`;
+
+// ------------------------------------------------------------------ setup
+
+export const SERVER_REQUIRED =
+  'server is required when the app has no HTTP server (NestFactory.createApplicationContext): pass an AGServer from socketcluster-server';
+export const INBOUND_MIDDLEWARE_PRESENT =
+  'the AGServer already has inbound middleware: subscriptions to channels longer than 255 characters ' +
+  'or to the presence channel are not refused, only left out of the table';
+export const STORE_NOT_READY = 'PresenceStore is not initialised yet: wait for app.init()';
+export const NO_DATA_SOURCE = (name: string) =>
+  `database.dataSourceName '${name}' names no TypeORM DataSource: import TypeOrmModule.forRoot() with that name before PresenceModule`;
+export const UNSUPPORTED_DATABASE = (type: unknown) =>
+  `nestjs-sc-presence supports mysql, mariadb and better-sqlite3 databases, not '${String(type)}'`;
+export const STARTUP_LOCK_TIMEOUT = (name: string) => `could not take the startup lock '${name}' within 30 s`;

@@ -1,0 +1,111 @@
+import type { CountDelta, SessionRef, SocketState, StatusReason, WriteBatch } from '../presence.types.js';
+
+/** What a flush must write, and what it will have changed once written. */
+export interface SocketDiff {
+  batch: WriteBatch;
+  /** The stored state after the write: a new state per socket, or null for a socket whose rows go. */
+  next: Map<string, SocketState | null>;
+  counts: CountDelta;
+  /** Sockets stored for the first time, and sockets removed. */
+  connected: SessionRef[];
+  disconnected: SessionRef[];
+  /** Users whose status may have changed, each with the socket change that may have changed it. */
+  causes: Map<string, { socketId: string; reason: StatusReason }>;
+  /** Users whose channels changed, for channel presence (only channels that `watched` accepts). */
+  channelUsers: Set<string>;
+}
+
+export interface SocketDiffInput {
+  /** The dirty sockets. */
+  ids: Iterable<string>;
+  /** The live state of an open socket; undefined once it has closed. */
+  live: (socketId: string) => SocketState | undefined;
+  /** What the table holds for this instance's sockets, as last written. */
+  stored: ReadonlyMap<string, SocketState>;
+  /** After an outage: every live socket is written again in full, whatever is believed stored. */
+  rewriteAll: boolean;
+  /** Channels with channel presence; undefined when it is off. */
+  watched?: (channel: string) => boolean;
+}
+
+const ref = (state: SocketState): SessionRef => ({ socketId: state.socketId, userId: state.userId, ip: state.ip, origin: state.origin });
+const row = ({ token: _token, channels: _channels, ...columns }: SocketState) => columns;
+
+/**
+ * The writer's diff, without I/O: each dirty socket's live state against what was last stored. A socket that
+ * connected and left between two flushes is in neither and costs nothing; a socket whose key columns (user,
+ * token, status) changed is written in full, otherwise only its new channels are.
+ */
+export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched }: SocketDiffInput): SocketDiff {
+  const diff: SocketDiff = {
+    batch: { upserts: [], removedSockets: [], removedChannels: [] },
+    next: new Map(),
+    counts: { joinedSockets: 0, leftSockets: 0, joinedChannels: 0, leftChannels: 0, rekeyedSockets: 0 },
+    connected: [],
+    disconnected: [],
+    causes: new Map(),
+    channelUsers: new Set(),
+  };
+  const { batch, counts } = diff;
+  const channelChange = (userId: string | null, channel: string) => {
+    if (watched && userId !== null && watched(channel)) diff.channelUsers.add(userId);
+  };
+  const cause = (userId: string | null, socketId: string, reason: StatusReason) => {
+    if (userId !== null) diff.causes.set(userId, { socketId, reason });
+  };
+  for (const id of ids) {
+    const live = liveOf(id);
+    const previous = stored.get(id);
+    const before = rewriteAll ? undefined : previous;
+    if (!live) {
+      if (previous) {
+        if (!rewriteAll) batch.removedSockets.push(id);
+        counts.leftSockets++;
+        counts.leftChannels += previous.channels.size;
+        diff.disconnected.push(ref(previous));
+        for (const ch of previous.channels) channelChange(previous.userId, ch);
+        cause(previous.userId, id, 'disconnect');
+        diff.next.set(id, null);
+      }
+      continue;
+    }
+    const { userId, channels } = live;
+    const rekey = !before || before.token !== live.token || before.userId !== userId || before.status !== live.status;
+    if (rekey) {
+      batch.upserts.push({ socket: row(live), presence: true, channels: [...channels] });
+      if (!previous) {
+        counts.joinedSockets++;
+        diff.connected.push(ref(live));
+        cause(userId, id, 'connect');
+      } else if (previous.userId !== userId) {
+        // Only a change of user moves a count; a new token or a status change does not.
+        counts.rekeyedSockets++;
+        cause(previous.userId, id, 'auth');
+        cause(userId, id, 'auth');
+      } else if (previous.status !== live.status) {
+        cause(userId, id, 'status');
+      } else if (rewriteAll) {
+        cause(userId, id, 'cleanup');
+      }
+    } else {
+      const added = [...channels].filter((ch) => !before.channels.has(ch));
+      if (added.length > 0) batch.upserts.push({ socket: row(live), presence: false, channels: added });
+    }
+    for (const ch of channels) {
+      if (previous?.channels.has(ch) && previous.userId === userId && previous.status === live.status) continue;
+      if (!previous?.channels.has(ch)) counts.joinedChannels++;
+      channelChange(userId, ch);
+      if (previous) channelChange(previous.userId, ch);
+    }
+    if (previous) {
+      for (const ch of previous.channels) {
+        if (channels.has(ch)) continue;
+        counts.leftChannels++;
+        channelChange(previous.userId, ch);
+        if (before) batch.removedChannels.push({ socketId: id, channel: ch });
+      }
+    }
+    diff.next.set(id, live);
+  }
+  return diff;
+}

@@ -1,0 +1,83 @@
+import type { ChannelDiff, Member, SessionStatus } from '../presence.types.js';
+import { sessionsStatus } from '../state/status.aggregate.js';
+import { diffMembers, type MemberRow } from '../state/members.diff.js';
+import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import type { SocketsTable } from './sockets.table.js';
+
+const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status'] as const;
+
+/** Channel presence: the members of each channel as last published, and each channel's diff counter. */
+export class MembersTable {
+  constructor(
+    private readonly sql: SqlContext,
+    private readonly sockets: SocketsTable,
+    private readonly watched: (channel: string) => boolean,
+  ) {}
+
+  /**
+   * Under the users' status-row locks (so no other instance changes these users meanwhile): aggregate each
+   * user's sockets per channel, compare with the members as last published, write the difference and number
+   * each changed channel's diff. Channel rows are locked last, in key order, by everyone.
+   */
+  async memberships(tx: Tx, userIds: string[]): Promise<ChannelDiff[]> {
+    const users = [...new Set(userIds)].sort();
+    if (users.length === 0) return [];
+    const after: MemberRow[] = [];
+    const before: MemberRow[] = [];
+    for (const part of chunks(users)) {
+      for (const row of await this.sockets.channelCounts(tx, part)) {
+        if (!this.watched(row.SCP_channel)) continue;
+        after.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: sessionsStatus(Number(row.online)) });
+      }
+      const published = await tx.rows<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus }>(
+        `SELECT SCP_channel, SCP_user_id, SCP_status FROM ${this.sql.t('members')} WHERE SCP_user_id IN ${inList(part)}`,
+        part,
+      );
+      for (const row of published) before.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status });
+    }
+    const { diffs, upserts, deletes } = diffMembers(before, after);
+    if (diffs.length === 0) return [];
+    for (const part of chunks(upserts)) {
+      await tx.exec(
+        this.sql.dialect.upsert(this.sql.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status']),
+        part.flatMap((m) => [m.channel, m.userId, m.status]),
+      );
+    }
+    for (const part of chunks(deletes)) {
+      await tx.exec(
+        `DELETE FROM ${this.sql.t('members')} WHERE ${pairList('SCP_channel', 'SCP_user_id', part.length)}`,
+        part.flatMap((m) => [m.channel, m.userId]),
+      );
+    }
+    const byChannel = new Map(diffs.map((diff) => [diff.channel, diff]));
+    for (const part of chunks(diffs.map((diff) => diff.channel))) {
+      await tx.exec(this.sql.dialect.upsertCounter(this.sql.tables.channels, 'SCP_channel', 'SCP_seq', part.length), part);
+      const seqs = await tx.rows<{ SCP_channel: string; SCP_seq: SqlNumber }>(
+        `SELECT SCP_channel, SCP_seq FROM ${this.sql.t('channels')} WHERE SCP_channel IN ${inList(part)}`,
+        part,
+      );
+      for (const row of seqs) byChannel.get(row.SCP_channel)!.seq = Number(row.SCP_seq);
+    }
+    return diffs;
+  }
+
+  /** The members of a channel as last published, and the seq of that state, read in one consistent statement. */
+  async snapshot(tx: Tx, channel: string): Promise<{ seq: number; members: Member[] }> {
+    const channels = this.sql.t('channels');
+    const rows = await tx.rows<{ SCP_user_id: string | null; SCP_status: SessionStatus | null; seq: SqlNumber | null }>(
+      `SELECT m.SCP_user_id, m.SCP_status, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?) AS seq
+       FROM ${this.sql.t('members')} m WHERE m.SCP_channel = ?
+       UNION ALL SELECT NULL, NULL, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?)`,
+      [channel, channel, channel],
+    );
+    const members = rows
+      .filter((r) => r.SCP_user_id !== null)
+      .map((r) => ({ userId: r.SCP_user_id!, status: r.SCP_status! }))
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+    return { seq: Number(rows[rows.length - 1]?.seq ?? 0), members };
+  }
+
+  deleteAll(tx: Tx): Promise<number> {
+    return tx.exec(`DELETE FROM ${this.sql.t('members')}`, []);
+  }
+}

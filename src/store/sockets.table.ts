@@ -1,0 +1,203 @@
+import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
+import { fromSqlTime, toSqlTime } from './sql.dialect.js';
+import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+
+const ROW_COLUMNS = [
+  'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
+  'SCP_instance_id', 'SCP_status', 'SCP_connected',
+] as const;
+const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
+const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status'] as const;
+
+/** Sockets whose rows a statement removed, with their users. */
+export type RemovedSocket = { socketId: string; userId: string | null };
+
+/** The sc-presence table: one row per (socket, channel) plus one presence row per socket. */
+export class SocketsTable {
+  constructor(private readonly sql: SqlContext) {}
+
+  private get table(): string {
+    return this.sql.t('sockets');
+  }
+
+  /** The rows of a batch, one per (socket, channel), as upsert parameters. */
+  rowsOf(batch: WriteBatch, instanceId: string, now: Date): unknown[][] {
+    const updated = toSqlTime(now);
+    const rows: unknown[][] = [];
+    for (const { socket, presence, channels } of batch.upserts) {
+      const base = (channel: string) => [
+        socket.socketId, socket.userId, channel, updated, socket.authToken, socket.ip, socket.origin, instanceId,
+        socket.status, toSqlTime(socket.connectedAt),
+      ];
+      if (presence) rows.push(base(this.sql.presenceChannel));
+      for (const channel of channels) rows.push(base(channel));
+    }
+    return rows;
+  }
+
+  async upsert(tx: Tx, rows: unknown[][]): Promise<void> {
+    for (const part of chunks(rows)) {
+      await tx.exec(this.sql.dialect.upsert(this.sql.tables.sockets, ROW_COLUMNS, part.length, ROW_KEY, ROW_UPDATE), part.flat());
+    }
+  }
+
+  async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
+    for (const part of chunks(socketIds)) await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(part)}`, part);
+  }
+
+  /** Deletes single (socket, channel) rows; returns how many went. */
+  async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
+    let deleted = 0;
+    for (const part of chunks(keys)) {
+      deleted += await tx.exec(
+        `DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', part.length)}`,
+        part.flatMap((r) => [r.socketId, r.channel]),
+      );
+    }
+    return deleted;
+  }
+
+  /**
+   * After an outage, with every live row of this instance just written: any other row of it is a ghost.
+   * Compared by key, not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
+   * Returns the number of rows deleted, and adds the ghosts' users to `users`.
+   */
+  async deleteGhosts(tx: Tx, instanceId: string, written: unknown[][], users: Set<string>): Promise<number> {
+    const kept = new Set(written.map((row) => `${row[0]}\u0000${row[2]}`));
+    const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
+      `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.table} WHERE SCP_instance_id = ?`,
+      [instanceId],
+    );
+    const stale = mine.filter((row) => !kept.has(`${row.SCP_socket_id}\u0000${row.SCP_channel}`));
+    for (const row of stale) if (row.SCP_user_id !== null) users.add(row.SCP_user_id);
+    return this.deleteRows(tx, stale.map((row) => ({ socketId: row.SCP_socket_id, channel: row.SCP_channel })));
+  }
+
+  /** Deletes every row of an instance's sockets, and says which sockets they were. */
+  removeOfInstance(tx: Tx, instanceId: string): Promise<RemovedSocket[]> {
+    return this.removeWhere(tx, 'SCP_instance_id = ?', [instanceId]);
+  }
+
+  /** Deletes every row of the sockets whose presence row was not refreshed since `cutoff`. */
+  removeStale(tx: Tx, cutoff: Date): Promise<RemovedSocket[]> {
+    return this.removeWhere(tx, 'SCP_updated < ?', [toSqlTime(cutoff)]);
+  }
+
+  /** Deletes every row of the sockets whose presence row matches `where`, and says which sockets they were. */
+  private async removeWhere(tx: Tx, where: string, params: unknown[]): Promise<RemovedSocket[]> {
+    const found = await tx.rows<{ SCP_socket_id: string; SCP_user_id: string | null }>(
+      // Locked: a heartbeat refreshing these rows meanwhile waits, so what is reported is what is deleted.
+      `SELECT SCP_socket_id, SCP_user_id FROM ${this.table} WHERE SCP_channel = ? AND ${where}${this.sql.dialect.forUpdate}`,
+      [this.sql.presenceChannel, ...params],
+    );
+    const sockets = found.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id }));
+    await this.deleteSockets(tx, sockets.map((s) => s.socketId));
+    return sockets;
+  }
+
+  /** Channel rows not refreshed since `cutoff` whose presence row is gone already. */
+  deleteStaleChannels(tx: Tx, cutoff: Date): Promise<number> {
+    return tx.exec(`DELETE FROM ${this.table} WHERE SCP_updated < ? AND SCP_channel <> ?`, [toSqlTime(cutoff), this.sql.presenceChannel]);
+  }
+
+  async anyStale(tx: Tx, cutoff: Date): Promise<boolean> {
+    const [stale] = await tx.rows(`SELECT 1 AS x FROM ${this.table} WHERE SCP_updated < ? LIMIT 1`, [toSqlTime(cutoff)]);
+    return stale !== undefined;
+  }
+
+  /** Refreshes SCP_updated of every row of an instance; returns how many rows that was. */
+  refresh(tx: Tx, instanceId: string, now: Date): Promise<number> {
+    return tx.exec(`UPDATE ${this.table} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [toSqlTime(now), instanceId]);
+  }
+
+  deleteAll(tx: Tx): Promise<number> {
+    return tx.exec(`DELETE FROM ${this.table}`, []);
+  }
+
+  /** Per user with a session: how many of their sessions are online, and how many there are. */
+  sessionCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_user_id: string; online: SqlNumber; n: SqlNumber }>> {
+    return tx.rows(
+      `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
+       FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(users)} GROUP BY SCP_user_id`,
+      [this.sql.presenceChannel, ...users],
+    );
+  }
+
+  /** Per (channel, user) among `users`: how many of the user's sockets in that channel are online. */
+  channelCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; online: SqlNumber }>> {
+    return tx.rows(
+      `SELECT SCP_channel, SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online
+       FROM ${this.table} WHERE SCP_user_id IN ${inList(users)} AND SCP_channel <> ? GROUP BY SCP_channel, SCP_user_id`,
+      [...users, this.sql.presenceChannel],
+    );
+  }
+
+  /** USERS / SOCKETS / SUBSCRIPTIONS over the whole cluster, or within one channel. */
+  async count(tx: Tx, type: UsercountType, channel?: string): Promise<number> {
+    if (type === 'subscriptions' && channel === undefined) {
+      const [row] = await tx.rows<{ n: SqlNumber }>(`SELECT COUNT(*) AS n FROM ${this.table} WHERE SCP_channel <> ?`, [this.sql.presenceChannel]);
+      return Number(row.n);
+    }
+    const where = channel ?? this.sql.presenceChannel;
+    if (type === 'users') {
+      // Distinct user ids, plus one per anonymous socket (COUNT(column) skips the NULLs that COUNT(*) counts).
+      const [row] = await tx.rows<{ u: SqlNumber; a: SqlNumber }>(
+        `SELECT COUNT(DISTINCT SCP_user_id) AS u, COUNT(*) - COUNT(SCP_user_id) AS a FROM ${this.table} WHERE SCP_channel = ?`,
+        [where],
+      );
+      return Number(row.u) + Number(row.a);
+    }
+    const [row] = await tx.rows<{ n: SqlNumber }>(`SELECT COUNT(*) AS n FROM ${this.table} WHERE SCP_channel = ?`, [where]);
+    return Number(row.n);
+  }
+
+  async sessionsOfUsers(tx: Tx, userIds: string[]): Promise<PresenceSession[]> {
+    const out: PresenceSession[] = [];
+    for (const users of chunks([...new Set(userIds)])) {
+      out.push(...(await this.sessions(tx, `SCP_channel = ? AND SCP_user_id IN ${inList(users)}`, [this.sql.presenceChannel, ...users])));
+    }
+    return out;
+  }
+
+  sessionsInChannel(tx: Tx, channel: string): Promise<PresenceSession[]> {
+    return this.sessions(tx, 'SCP_channel = ?', [channel]);
+  }
+
+  /** Sessions (sockets with a presence row) selected by a condition on any of their rows, with all their channels. */
+  private async sessions(tx: Tx, condition: string, params: unknown[]): Promise<PresenceSession[]> {
+    const { dialect, presenceChannel } = this.sql;
+    const rows = await tx.rows<{
+      SCP_socket_id: string; SCP_user_id: string | null; SCP_channel: string; SCP_status: SessionStatus;
+      SCP_instance_id: string; SCP_ip: string | null; SCP_origin: string | null; connected: string | Date; updated: string | Date;
+    }>(
+      `SELECT SCP_socket_id, SCP_user_id, SCP_channel, SCP_status, SCP_instance_id, SCP_ip, SCP_origin,
+        ${dialect.timeText('SCP_connected')} AS connected, ${dialect.timeText('SCP_updated')} AS updated
+       FROM ${this.table} WHERE SCP_socket_id IN (SELECT SCP_socket_id FROM ${this.table} WHERE ${condition})
+       ORDER BY SCP_socket_id, SCP_id`,
+      params,
+    );
+    const bySocket = new Map<string, PresenceSession>();
+    const channels = new Map<string, string[]>();
+    for (const row of rows) {
+      if (row.SCP_channel === presenceChannel) {
+        bySocket.set(row.SCP_socket_id, {
+          socketId: row.SCP_socket_id,
+          userId: row.SCP_user_id,
+          status: row.SCP_status,
+          channels: [],
+          instanceId: row.SCP_instance_id,
+          ip: row.SCP_ip,
+          origin: row.SCP_origin,
+          connectedAt: fromSqlTime(row.connected),
+          updatedAt: fromSqlTime(row.updated),
+        });
+      } else {
+        const list = channels.get(row.SCP_socket_id) ?? [];
+        list.push(row.SCP_channel);
+        channels.set(row.SCP_socket_id, list);
+      }
+    }
+    for (const [socketId, session] of bySocket) session.channels = channels.get(socketId) ?? [];
+    return [...bySocket.values()];
+  }
+}

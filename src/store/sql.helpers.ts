@@ -1,0 +1,39 @@
+import type { SqlDialect } from './sql.dialect.js';
+import type { PresenceTableNames } from './presence.tables.js';
+
+/** Statements inside a transaction (or, for a write that is one statement, outside one). */
+export interface Tx {
+  exec(sql: string, params: unknown[]): Promise<number>;
+  rows<T>(sql: string, params: unknown[]): Promise<T[]>;
+}
+
+/** What every table module needs to build its statements: the dialect, the quoted table names, the presence channel. */
+export interface SqlContext {
+  readonly dialect: SqlDialect;
+  readonly tables: PresenceTableNames;
+  readonly presenceChannel: string;
+  /** The quoted name of one of the module's tables. */
+  t(table: keyof PresenceTableNames): string;
+}
+
+/** Rows per INSERT and ids per DELETE: far below both servers' placeholder limits. */
+export const CHUNK = 500;
+
+export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** `(?, ?, …)` with one placeholder per item, for `column IN ${inList(items)}`. */
+export function inList(items: readonly unknown[]): string {
+  return `(${items.map(() => '?').join(', ')})`;
+}
+
+/** `(a = ? AND b = ?) OR …` for `count` pairs of two key columns, with the params in the same order. */
+export function pairList(first: string, second: string, count: number): string {
+  return new Array(count).fill(`(${first} = ? AND ${second} = ?)`).join(' OR ');
+}
+
+/** A count read back from either driver (MySQL returns strings for SUM and COUNT, SQLite numbers). */
+export type SqlNumber = number | string;

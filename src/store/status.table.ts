@@ -1,0 +1,116 @@
+import type { StatusChange, UserStatus } from '../presence.types.js';
+import { aggregateStatus, decideTransitions } from '../state/status.aggregate.js';
+import { fromSqlTime, toSqlTime } from './sql.dialect.js';
+import { chunks, inList, type SqlContext, type Tx } from './sql.helpers.js';
+import type { SocketsTable } from './sockets.table.js';
+
+const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
+
+type StoredStatus = { SCP_user_id: string; SCP_status: UserStatus; changed: string | Date };
+
+export interface UserStatusRow {
+  status: UserStatus;
+  changedAt: Date;
+  lastSeen: Date | null;
+}
+
+/** One row per user who has been seen: the status hooks fire from changes of this row. */
+export class StatusTable {
+  constructor(
+    private readonly sql: SqlContext,
+    private readonly sockets: SocketsTable,
+  ) {}
+
+  private get table(): string {
+    return this.sql.t('status');
+  }
+
+  /**
+   * Inside a transaction: lock the users' status rows (created as offline when missing), aggregate their
+   * sessions in one grouped query, write the statuses that changed. Whoever commits a change is the only one to
+   * see it as a change, so hooks fire once in the whole cluster. With `deferOffline`, a user left without
+   * sessions keeps its status (only SCP_last_seen moves) and is returned in `deferred`.
+   */
+  async transitions(tx: Tx, userIds: string[], now: Date, deferOffline: boolean): Promise<{ changes: StatusChange[]; deferred: string[] }> {
+    const result = { changes: [] as StatusChange[], deferred: [] as string[] };
+    const at = toSqlTime(now);
+    for (const users of chunks([...new Set(userIds)].sort())) {
+      const current = await this.lockOrCreate(tx, users, at);
+      const sessions = await this.sockets.sessionCounts(tx, users);
+      const live = new Map(sessions.map((s) => [s.SCP_user_id, aggregateStatus(Number(s.online), Number(s.n))] as const));
+      const decision = decideTransitions(current.map((row) => ({ userId: row.SCP_user_id, status: row.SCP_status })), live, deferOffline);
+      const changedAt = new Map(current.map((row) => [row.SCP_user_id, row]));
+      const writes: unknown[][] = [
+        // Deferred: status and change time stay as they are; only SCP_last_seen moves, which starts the grace.
+        ...decision.deferred.map((u) => { const row = changedAt.get(u)!; return [u, row.SCP_status, toSqlTime(fromSqlTime(row.changed)), at]; }),
+        ...decision.changes.map((c) => [c.userId, c.to, at, at]),
+      ];
+      for (const part of chunks(writes)) {
+        await tx.exec(this.sql.dialect.upsert(this.sql.tables.status, STATUS_COLUMNS, part.length, ['SCP_user_id'], STATUS_COLUMNS.slice(1)), part.flat());
+      }
+      result.changes.push(...decision.changes);
+      result.deferred.push(...decision.deferred);
+    }
+    return result;
+  }
+
+  /**
+   * Locks the existing rows first, in key order: an INSERT IGNORE on rows that exist would take shared locks
+   * that two instances then both try to upgrade (a deadlock). Only users seen for the first time are inserted.
+   */
+  private async lockOrCreate(tx: Tx, users: string[], at: string): Promise<StoredStatus[]> {
+    const lock = (ids: string[]) =>
+      tx.rows<StoredStatus>(
+        `SELECT SCP_user_id, SCP_status, ${this.sql.dialect.timeText('SCP_changed')} AS changed FROM ${this.table}
+         WHERE SCP_user_id IN ${inList(ids)} ORDER BY SCP_user_id${this.sql.dialect.forUpdate}`,
+        ids,
+      );
+    const current = await lock(users);
+    const known = new Set(current.map((row) => row.SCP_user_id));
+    const missing = users.filter((u) => !known.has(u));
+    if (missing.length === 0) return current;
+    const inserted = await tx.exec(
+      `${this.sql.dialect.insertIgnore} INTO ${this.table} (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ` +
+        missing.map(() => `(?, 'offline', ?, ?)`).join(', '),
+      missing.flatMap((u) => [u, at, at]),
+    );
+    // Rows this transaction inserted are locked by it and offline; only if another instance inserted some
+    // of them first must they be read (and locked) again.
+    if (inserted === missing.length) current.push(...missing.map((u) => ({ SCP_user_id: u, SCP_status: 'offline' as const, changed: at })));
+    else current.push(...(await lock(missing)));
+    return current;
+  }
+
+  /** Cold start: every user offline, without events (the cleanup event says it). */
+  allOffline(tx: Tx, now: Date): Promise<number> {
+    const at = toSqlTime(now);
+    return tx.exec(`UPDATE ${this.table} SET SCP_status = 'offline', SCP_changed = ?, SCP_last_seen = ? WHERE SCP_status <> 'offline'`, [at, at]);
+  }
+
+  /** Users whose row says online or idle with no session left and no change since `cutoff`. */
+  async orphans(tx: Tx, cutoff: Date): Promise<string[]> {
+    const rows = await tx.rows<{ SCP_user_id: string }>(
+      `SELECT s.SCP_user_id FROM ${this.table} s WHERE s.SCP_status <> 'offline' AND s.SCP_last_seen < ?
+       AND NOT EXISTS (SELECT 1 FROM ${this.sql.t('sockets')} t WHERE t.SCP_channel = ? AND t.SCP_user_id = s.SCP_user_id)`,
+      [toSqlTime(cutoff), this.sql.presenceChannel],
+    );
+    return rows.map((row) => row.SCP_user_id);
+  }
+
+  /** The stored status of each user who has a row. */
+  async read(tx: Tx, userIds: string[]): Promise<Map<string, UserStatusRow>> {
+    const out = new Map<string, UserStatusRow>();
+    const { timeText } = this.sql.dialect;
+    for (const users of chunks([...new Set(userIds)])) {
+      const rows = await tx.rows<{ SCP_user_id: string; SCP_status: UserStatus; changed: string | Date; seen: string | Date | null }>(
+        `SELECT SCP_user_id, SCP_status, ${timeText('SCP_changed')} AS changed, ${timeText('SCP_last_seen')} AS seen
+         FROM ${this.table} WHERE SCP_user_id IN ${inList(users)}`,
+        users,
+      );
+      for (const row of rows) {
+        out.set(row.SCP_user_id, { status: row.SCP_status, changedAt: fromSqlTime(row.changed), lastSeen: row.seen ? fromSqlTime(row.seen) : null });
+      }
+    }
+    return out;
+  }
+}

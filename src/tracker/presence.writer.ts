@@ -1,0 +1,210 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { CommitEffects } from '../effects/commit.effects.js';
+import { PresenceConfig } from '../options/presence.config.js';
+import type { SocketState } from '../presence.types.js';
+import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.util.js';
+import { diffSockets } from '../state/socket.diff.js';
+import { PresenceInstance } from '../store/presence.instance.js';
+import { PresenceStore } from '../store/presence.store.js';
+import { LiveSessions } from './live-sessions.registry.js';
+
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Write-behind queue between the tracker and the store. Events only mark a socket dirty; a flush compares each
+ * dirty socket's live state with what was last stored and writes the difference for all of them at once. So a
+ * socket that connects and leaves within one flush costs nothing, and a storm of N connects costs N / 500
+ * statements. Failed writes keep their sockets dirty and are retried with backoff: memory stays bounded by the
+ * number of sockets, and after an outage the table is reconciled with the live sockets.
+ */
+@Injectable()
+export class PresenceWriter {
+  private readonly logger = new Logger('PresenceWriter');
+  private readonly dirty = new Set<string>();
+  private readonly stored = new Map<string, SocketState>();
+  private readonly warnedTokens = new WeakSet<object>();
+  private waiters: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failures = 0;
+  private lastTouch = 0;
+  private reconcileNeeded = false;
+  private stopped = false;
+
+  constructor(
+    private readonly config: PresenceConfig,
+    private readonly store: PresenceStore,
+    private readonly sessions: LiveSessions,
+    private readonly instance: PresenceInstance,
+    private readonly effects: CommitEffects,
+  ) {}
+
+  touch(socketId: string): void {
+    this.dirty.add(socketId);
+    this.lastTouch = Date.now();
+    this.schedule(this.config.options.flushIntervalMs);
+  }
+
+  /** After an outage: rewrite every live socket and delete whatever else this instance left in the table. */
+  requestReconcile(): void {
+    this.reconcileNeeded = true;
+    this.schedule(0);
+  }
+
+  /** Resolves once everything touched so far is stored. */
+  written(): Promise<void> {
+    if (this.dirty.size === 0 && !this.flushing && !this.reconcileNeeded) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /**
+   * How many rows this instance has in the table, as far as it knows; undefined while writes are pending
+   * (then the table is about to change anyway).
+   */
+  get storedRows(): number | undefined {
+    if (this.dirty.size > 0 || this.flushing || this.reconcileNeeded) return undefined;
+    let rows = 0;
+    for (const stored of this.stored.values()) rows += 1 + stored.channels.size;
+    return rows;
+  }
+
+  /** Writes everything still queued; used before shutdown. Gives up after a few failed attempts. */
+  async drain(attempts = 3): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let i = 0; i < attempts && (this.dirty.size > 0 || this.flushing); i++) {
+      await this.flushing;
+      if (this.dirty.size > 0) await this.flush();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * A flush waits until changes pause for `flushIntervalMs`, but never more than 3 × `flushIntervalMs` after
+   * the first of them: a single event is written after one interval, a storm in few large batches.
+   */
+  private schedule(delay: number): void {
+    if (this.stopped || this.timer || this.flushing) return;
+    const first = Date.now();
+    const interval = this.config.options.flushIntervalMs;
+    const fire = (wait: number) => {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        const now = Date.now();
+        const quietFor = now - this.lastTouch;
+        if (this.failures === 0 && quietFor < interval && now - first + interval - quietFor < 3 * interval) {
+          fire(interval - quietFor);
+          return;
+        }
+        void this.flush();
+      }, wait);
+    };
+    fire(delay);
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = undefined;
+      if (this.dirty.size > 0 || this.reconcileNeeded || this.waiters.length > 0) {
+        this.schedule(this.failures > 0 ? Math.min(100 * 2 ** (this.failures - 1), MAX_BACKOFF_MS) : this.config.options.flushIntervalMs);
+      }
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const reconcile = this.reconcileNeeded;
+    if (reconcile) {
+      for (const id of this.sessions.ids()) this.dirty.add(id);
+      for (const id of this.stored.keys()) this.dirty.add(id);
+    }
+    const ids = [...this.dirty];
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.dirty.clear();
+    this.reconcileNeeded = false;
+    const watched = this.config.options.channelPresence;
+    const diff = diffSockets({
+      ids, live: (id) => this.liveState(id), stored: this.stored, rewriteAll: reconcile, watched: watched ? watched.matches : undefined,
+    });
+    const { batch, counts } = diff;
+    const at = new Date();
+    const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length === 0;
+    let written: Awaited<ReturnType<PresenceStore['write']>>;
+    try {
+      if (empty && diff.causes.size === 0 && diff.channelUsers.size === 0 && !reconcile) {
+        for (const resolve of waiters) resolve();
+        return;
+      }
+      written = await this.store.write(batch, this.instance.id, at, {
+        users: [...diff.causes.keys(), ...diff.channelUsers],
+        deferOffline: this.config.options.offlineGraceMs > 0,
+        reconcile,
+      });
+      if (written.ghosts > 0) {
+        counts.leftSockets += written.ghosts;
+        this.logger.log(`reconciled the table with the live sockets: ${written.ghosts} stale rows removed`);
+      }
+    } catch (error) {
+      for (const id of ids) this.dirty.add(id);
+      this.reconcileNeeded ||= reconcile;
+      this.waiters.unshift(...waiters);
+      this.failures++;
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.logger.error(`writing ${ids.length} sockets failed (attempt ${this.failures}), will retry: ${(error as Error).message}`);
+      }
+      return;
+    }
+    if (this.failures > 0) {
+      this.logger.log(`writes succeed again after ${this.failures} failed attempts`);
+      this.failures = 0;
+      if (!reconcile) this.requestReconcile();
+    }
+    for (const [id, value] of diff.next) {
+      if (value) this.stored.set(id, value);
+      else this.stored.delete(id);
+    }
+    const { changes, deferred, channels } = written;
+    try {
+      await this.effects.apply(
+        { at, changes, deferred, channels, connected: diff.connected, disconnected: diff.disconnected, counts },
+        { reason: 'cleanup', instanceId: this.instance.id, users: diff.causes },
+      );
+    } catch (error) {
+      this.logger.error(`acting on a flush failed: ${(error as Error).message}`, (error as Error).stack);
+    }
+    for (const resolve of waiters) resolve();
+  }
+
+  /** What an open socket should look like in the table now; undefined once it has begun closing. */
+  private liveState(id: string): SocketState | undefined {
+    const live = this.sessions.get(id);
+    if (!live) return undefined;
+    const { userIdField, presenceChannel } = this.config.options;
+    const token = live.socket.authToken;
+    const { userId, problem } = userIdOf(token, userIdField);
+    if (problem && token && !this.warnedTokens.has(token)) {
+      this.warnedTokens.add(token);
+      this.logger.warn(`socket ${id} is tracked as anonymous: ${problem}`);
+    }
+    const stored = this.stored.get(id);
+    return {
+      socketId: id,
+      userId,
+      token,
+      // The token's JSON only when the token changed: a new token is a new object.
+      authToken: stored && stored.token === token ? stored.authToken : tokenJsonOf(token),
+      ip: ipOf(live.socket),
+      origin: originOf(live.socket),
+      status: live.status,
+      connectedAt: live.connectedAt,
+      channels: new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null)),
+    };
+  }
+}
