@@ -6,7 +6,7 @@ import { PresenceError } from './presence.errors.js';
 import type { PresenceSession } from './presence-session.interface.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
 import { PresenceTracker } from './socketcluster/presence.tracker.js';
-import { channelProblem } from './socketcluster/socket-identity.js';
+import { channelProblem, isWellFormed } from './socketcluster/socket-identity.js';
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
@@ -96,8 +96,8 @@ export class PresenceService {
 }
 
 function checkUserId(userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    throw new PresenceError(`a user id must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || !isWellFormed(userId)) {
+    throw new PresenceError(`a user id must be a well-formed string of 1 to ${MAX_USER_ID_LENGTH} characters`);
   }
 }
 
