@@ -22,3 +22,26 @@ export async function checkChannelAccess(options: ResolvedPresenceOptions, socke
   }
   return name;
 }
+
+/**
+ * Access to a channel's presence is checked at subscribe, and again whenever what it depends on changes: the
+ * socket left the channel itself, or its user changed. A presence subscription whose access has ended is
+ * kicked out, with the reason as the kick-out message the client receives. `channels` limits the check to
+ * the presence channels of those channels; without it, every presence subscription of the socket is checked.
+ */
+export async function revokeEndedAccess(options: ResolvedPresenceOptions, socket: AGServerSocket, channels?: string[]): Promise<void> {
+  const presence = options.channelPresence;
+  if (!presence) return;
+  const watched = channels
+    ? channels.map((channel) => presence.prefix + channel).filter((channel) => socket.isSubscribed(channel))
+    : socket.subscriptions().filter((channel) => channel.startsWith(presence.prefix));
+  for (const watching of watched) {
+    const reason = await checkChannelAccess(options, socket, watching.slice(presence.prefix.length)).then(
+      () => null,
+      (error: Error) => error.message,
+    );
+    if (reason !== null && socket.state === socket.OPEN && socket.isSubscribed(watching)) {
+      await socket.kickOut(watching, `no longer allowed to see who is in '${watching.slice(presence.prefix.length)}': ${reason}`);
+    }
+  }
+}
