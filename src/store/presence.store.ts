@@ -8,7 +8,6 @@ import type { PresenceSession } from '../presence-session.interface.js';
 import { presenceMigrations } from './migrations/index.js';
 import { presenceTableNames, type PresenceTableNames } from './presence-tables.js';
 import { dialectOf, fromSqlTime, toSqlTime, type SqlDialect } from './sql-dialect.js';
-import { toWellFormed } from '../socketcluster/socket-identity.js';
 
 /** What one socket of this instance should look like in the table. */
 export interface SocketRecord {
@@ -208,14 +207,12 @@ export class PresenceStore {
       if (options.reconcile) {
         // Every live row of this instance is in this batch: any other row of it is a ghost. Compared by key,
         // not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
-        // Both sides as well-formed text, whatever a backend does with a lone surrogate: no row can look like a ghost.
-        const key = (socketId: unknown, channel: unknown) => toWellFormed(`${socketId}\u0000${channel}`);
-        const written = new Set(rows.map((row) => key(row[0], row[2])));
+        const written = new Set(rows.map((row) => `${row[0]}\u0000${row[2]}`));
         const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
           `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.t('sockets')} WHERE SCP_instance_id = ?`,
           [instanceId],
         );
-        const stale = mine.filter((row) => !written.has(key(row.SCP_socket_id, row.SCP_channel)));
+        const stale = mine.filter((row) => !written.has(`${row.SCP_socket_id}\u0000${row.SCP_channel}`));
         for (const row of stale) if (row.SCP_user_id !== null) users.add(row.SCP_user_id);
         for (const part of chunks(stale)) {
           ghosts += await tx.exec(
