@@ -1,10 +1,9 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import socketClusterServer, { type AGServer } from 'socketcluster-server';
+import type { AGServer } from 'socketcluster-server';
 import type { AGClientSocket } from 'socketcluster-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, dropTables, eventually, fastOptions, sleep, startPresenceApp, type PresenceApp } from '../support/presence-app.js';
 import { collect, connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { listenAgServer } from '../support/own-server.js';
 
 type Middleware = AGServer.inboundMiddlewareFunction;
 
@@ -45,15 +44,7 @@ describe.each(BACKENDS)("the app's own inbound middleware next to the presence g
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
 
-  async function ownServer(): Promise<{ server: AGServer; port: number }> {
-    const server = socketClusterServer.listen(0);
-    if (!server.httpServer.listening) await once(server.httpServer, 'listening');
-    cleanups.push(async () => {
-      await server.close().catch(() => undefined);
-      await new Promise((resolve) => server.httpServer.close(resolve));
-    });
-    return { server, port: (server.httpServer.address() as AddressInfo).port };
-  }
+  const ownServer = () => listenAgServer(cleanups);
 
   const channelPresence = { channels: /^room:/ };
 
