@@ -53,7 +53,7 @@ describe.each(BACKENDS)('access to channel presence that ends (%s)', (backend) =
     await subscribe(ann, 'room:1');
     const seen = await watch(ann, 'room:1');
     await someoneJoins('bob', 'room:1');
-    expect(seen.joinsSeen()).toContain('bob');
+    await eventually(() => expect(seen.joinsSeen()).toContain('bob'));
 
     ann.unsubscribe('room:1');
     await eventually(() => expect(seen.kicks).toHaveLength(1));
@@ -69,7 +69,7 @@ describe.each(BACKENDS)('access to channel presence that ends (%s)', (backend) =
     await subscribe(ann, 'room:1');
     const again = await watch(ann, 'room:1');
     await someoneJoins('dee', 'room:1');
-    expect(again.joinsSeen()).toContain('dee');
+    await eventually(() => expect(again.joinsSeen()).toContain('dee'));
   });
 
   it('does the same when the server kicks the socket out of the channel', async () => {
@@ -97,7 +97,7 @@ describe.each(BACKENDS)('access to channel presence that ends (%s)', (backend) =
     const boss = await client('boss');
     const seen = await watch(boss, 'vip');
     await someoneJoins('guest-1', 'vip');
-    expect(seen.joinsSeen()).toContain('guest-1');
+    await eventually(() => expect(seen.joinsSeen()).toContain('guest-1'));
 
     // A renewed token of the same user keeps the access.
     await serverSocket(boss).setAuthToken({ user_id: 'boss', renewed: true });
@@ -130,6 +130,6 @@ describe.each(BACKENDS)('access to channel presence that ends (%s)', (backend) =
     await sleep(100);
     expect(seen.kicks).toEqual([]);
     await someoneJoins('bob', 'room:4');
-    expect(seen.joinsSeen()).toContain('bob');
+    await eventually(() => expect(seen.joinsSeen()).toContain('bob'));
   });
 });
