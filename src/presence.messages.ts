@@ -10,7 +10,7 @@ export const SOCKET_ID_TYPE = 'socketId must be a string';
 export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0, 64)}' is not connected to this instance`;
 export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';
 export const USER_IDS_TYPE = 'userIds must be an array of user ids';
-export const USER_ID_VALUE = (max: number) => `a user id must be a string of 1 to ${max} characters`;
+export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed string of 1 to ${max} characters`;
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
 
 // ------------------------------------------------------------------ channel presence access
@@ -21,14 +21,23 @@ export const CHANNEL_NOT_ALLOWED = (channel: string) => `not allowed to see who 
 export const CHANNEL_SUBSCRIBE_FIRST = (channel: string) => `subscribe to '${channel}' before asking who is in it`;
 export const CANNOT_SUBSCRIBE = (problem: string) => `cannot subscribe: ${problem}`;
 export const SERVER_ONLY_CHANNEL = (channel: string) => `'${channel}' is published by the server only`;
+export const ACCESS_ENDED = (channel: string, reason: string) => `no longer allowed to see who is in '${channel}': ${reason}`;
+
+// ------------------------------------------------------------------ the app's own inbound middleware
+
+export const MIDDLEWARE_NOT_FUNCTION = 'inbound middleware must be a function of the action stream';
+export const MIDDLEWARE_ALREADY_SET =
+  'Middleware inbound type has already been set: the server keeps one inbound middleware of the app next to ' +
+  'the presence guards. Call server.removeMiddleware(server.MIDDLEWARE_INBOUND) first to replace it.';
+export const MIDDLEWARE_NOT_ADOPTABLE =
+  'server: the AGServer has inbound middleware the module cannot take over. Set your inbound middleware after ' +
+  'PresenceModule has started (app.init()): server.setMiddleware(server.MIDDLEWARE_INBOUND, fn) is then chained ' +
+  'after the presence guards';
 
 // ------------------------------------------------------------------ setup
 
 export const SERVER_REQUIRED =
   'server is required when the app has no HTTP server (NestFactory.createApplicationContext): pass an AGServer from socketcluster-server';
-export const INBOUND_MIDDLEWARE_PRESENT =
-  'the AGServer already has inbound middleware: subscriptions to channels longer than 255 characters ' +
-  'or to the presence channel are not refused, only left out of the table';
 export const STORE_NOT_READY = 'PresenceStore is not initialised yet: wait for app.init()';
 export const NO_DATA_SOURCE = (name: string) =>
   `database.dataSourceName '${name}' names no TypeORM DataSource: import TypeOrmModule.forRoot() with that name before PresenceModule`;

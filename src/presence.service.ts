@@ -6,7 +6,7 @@ import { PresenceError } from './presence.errors.js';
 import type { PresenceSession } from './presence.types.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
 import { PresenceTracker } from './tracker/presence.tracker.js';
-import { channelProblem } from './socketcluster/socket-identity.util.js';
+import { channelProblem, isWellFormed } from './socketcluster/socket-identity.util.js';
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
@@ -97,7 +97,7 @@ export class PresenceService {
 }
 
 function checkUserId(userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || !isWellFormed(userId)) {
     throw new PresenceError(USER_ID_VALUE(MAX_USER_ID_LENGTH));
   }
 }

@@ -15,6 +15,8 @@ import { CommitEffects } from '../effects/commit.effects.js';
 export class PresenceHeartbeat {
   private readonly logger = new Logger('PresenceHeartbeat');
   private failing = false;
+  /** The last mismatch a reconcile was asked for, until a beat finds none. */
+  private unmended?: string;
   private beating?: Promise<void>;
 
   constructor(
@@ -57,9 +59,15 @@ export class PresenceHeartbeat {
           this.writer.requestReconcile();
         } else if (this.writer.storedRows !== undefined && refreshed !== this.writer.storedRows) {
           // Fewer rows than this instance wrote: some were collected during a pause (or deleted by hand); more:
-          // ghosts of sockets whose deletion was lost. Either way, rewrite what is live and drop the rest.
+          // ghosts of sockets whose deletion was lost. Either way, rewrite what is live and drop the rest. The
+          // same mismatch again right after that is one a rewrite cannot mend: it is not retried every beat.
+          const mismatch = `${refreshed}/${this.writer.storedRows}`;
+          if (mismatch === this.unmended) return;
           this.logger.warn(`heartbeat refreshed ${refreshed} rows where ${this.writer.storedRows} are stored: reconciling`);
+          this.unmended = mismatch;
           this.writer.requestReconcile();
+        } else if (this.writer.storedRows !== undefined) {
+          this.unmended = undefined;
         }
       })
       .catch((error: Error) => {

@@ -4,8 +4,9 @@ import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-serv
 import { checkChannelAccess } from './channel-access.check.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
+import { InboundMiddlewareChain, type InboundAction } from './inbound-middleware.chain.js';
 import { channelProblem } from './socket-identity.util.js';
-import { CANNOT_SUBSCRIBE, INBOUND_MIDDLEWARE_PRESENT, SERVER_ONLY_CHANNEL, SERVER_REQUIRED } from '../presence.messages.js';
+import { CANNOT_SUBSCRIBE, SERVER_ONLY_CHANNEL, SERVER_REQUIRED } from '../presence.messages.js';
 
 /**
  * The AGServer presence runs on: the one given as `server`, or one attached to Nest's HTTP server at
@@ -39,16 +40,20 @@ export class AgServerHost {
     return this.server;
   }
 
-  /** Refuses what could not be stored, and presence channels the socket may not see. */
-  private async subscribeRefusal(socket: AGServerSocket, channel: unknown): Promise<PresenceError | null> {
+  /**
+   * Refuses what could not be stored, and presence channels the socket may not see. Synchronous but for the
+   * access check of a presence channel (`canSubscribe` may be async).
+   */
+  private subscribeRefusal(socket: AGServerSocket, channel: unknown): PresenceError | null | Promise<PresenceError | null> {
     const options = this.config.options;
     const problem = channelProblem(channel, options.presenceChannel);
     if (problem) return new PresenceError(CANNOT_SUBSCRIBE(problem));
     const presence = options.channelPresence;
-    if (presence && (channel as string).startsWith(presence.prefix)) {
-      await checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length));
-    }
-    return null;
+    if (!presence || !(channel as string).startsWith(presence.prefix)) return null;
+    return checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length)).then(
+      () => null,
+      (error: Error) => (error instanceof PresenceError ? error : new PresenceError(CANNOT_SUBSCRIBE(error.message))),
+    );
   }
 
   /** The user count and presence diffs come from the server only: a client publishing there would forge them. */
@@ -70,31 +75,17 @@ export class AgServerHost {
 
   /**
    * Refuses, with a PresenceError the client receives at once: subscriptions that could not be stored (names
-   * longer than the column, the presence channel), subscriptions to a channel's presence by sockets that may not
-   * see it, and client publishes on the server's own channels. A server that already has inbound middleware
-   * keeps it: such channels are then served but not stored.
+   * longer than the column or not well-formed Unicode, the presence channel), subscriptions to a channel's
+   * presence by sockets that may not see it, and client publishes on the server's own channels. What these
+   * rules allow goes on to the app's own inbound middleware, set before or after (see InboundMiddlewareChain).
    */
   private guardSubscriptions(server: AGServer): void {
-    if (server.hasMiddleware(server.MIDDLEWARE_INBOUND)) {
-      this.logger.warn(INBOUND_MIDDLEWARE_PRESENT);
-      return;
-    }
-    const middleware: AGServer.inboundMiddlewareFunction = async (stream) => {
-      for await (const action of stream) {
-        let refusal: PresenceError | null = null;
-        try {
-          if (action.type === action.SUBSCRIBE) refusal = await this.subscribeRefusal(action.socket, action.channel);
-          else if (action.type === action.PUBLISH_IN) refusal = this.publishRefusal(action.channel);
-        } catch (error) {
-          refusal = error instanceof PresenceError ? error : new PresenceError(CANNOT_SUBSCRIBE((error as Error).message));
-        }
-        if (refusal) action.block(refusal);
-        else action.allow();
-      }
-    };
-    server.setMiddleware(server.MIDDLEWARE_INBOUND, middleware);
-    // The server binds middleware to a socket at its handshake; sockets already open when it is set would
-    // queue their actions into a stream nobody reads, so they are bound here.
-    for (const socket of Object.values(server.clients)) void middleware(socket.middlewareInboundStream);
+    new InboundMiddlewareChain((action) => this.refusal(action)).install(server);
+  }
+
+  private refusal(action: InboundAction): PresenceError | null | Promise<PresenceError | null> {
+    if (action.type === action.PUBLISH_IN) return this.publishRefusal(action.channel);
+    if (action.type === action.SUBSCRIBE) return this.subscribeRefusal(action.socket, action.channel);
+    return null;
   }
 }

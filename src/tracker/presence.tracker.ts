@@ -4,6 +4,7 @@ import { describeValue } from '../options/describe-value.util.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
 import { ChannelPresence } from '../channels/channel-presence.service.js';
+import { revokeEndedAccess } from '../socketcluster/channel-access.check.js';
 import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
@@ -34,9 +35,17 @@ export class PresenceTracker {
     this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     this.consume(server, 'subscription', touch);
-    this.consume(server, 'unsubscription', touch);
-    this.consume(server, 'authentication', touch);
-    this.consume(server, 'deauthentication', touch);
+    // Access to a channel's presence can end: leaving the channel, or becoming someone else (or no one).
+    this.consume(server, 'unsubscription', (socket, { channel }) => {
+      touch(socket);
+      this.recheckAccess(socket, [channel as string]);
+    });
+    const reauthenticated = (socket: AGServerSocket) => {
+      touch(socket);
+      this.recheckAccess(socket);
+    };
+    this.consume(server, 'authentication', reauthenticated);
+    this.consume(server, 'deauthentication', reauthenticated);
     // 'closure' follows both 'disconnection' and 'connectionAbort', so it covers every way a socket ends.
     this.consume(server, 'closure', (socket) => {
       this.sessions.remove(socket.id);
@@ -85,9 +94,21 @@ export class PresenceTracker {
     }
   }
 
-  private consume(server: AGServer, event: ServerEvent, handle: (socket: AGServerSocket) => void): void {
+  /** Not awaited: a slow `canSubscribe` must not hold up the events of other sockets. */
+  private recheckAccess(socket: AGServerSocket, channels?: string[]): void {
+    if (!this.config.options.channelPresence || socket.state !== socket.OPEN) return;
+    revokeEndedAccess(this.config.options, socket, channels).catch((error: Error) =>
+      this.logger.error(`re-checking access to channel presence failed: ${error.message}`, error.stack),
+    );
+  }
+
+  private consume(
+    server: AGServer,
+    event: ServerEvent,
+    handle: (socket: AGServerSocket, data: { channel?: unknown }) => void,
+  ): void {
     this.loops.push(
-      consumeListener<{ socket: AGServerSocket }>(server, event, ({ socket }) => handle(socket), (error) =>
+      consumeListener<{ socket: AGServerSocket; channel?: unknown }>(server, event, (data) => handle(data.socket, data), (error) =>
         this.logger.error(`handling '${event}' failed: ${error.message}`, error.stack),
       ),
     );

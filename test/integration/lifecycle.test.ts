@@ -2,10 +2,7 @@ import 'reflect-metadata';
 import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import type { AGClientSocket } from 'socketcluster-client';
-import socketClusterServer, { type AGServer } from 'socketcluster-server';
 import { DataSource } from 'typeorm';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +16,7 @@ import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
 import {
   activeHandles, closeClients, openOutsideConnection, settledHandles, tempSqliteFile, tryConnect,
 } from '../support/outside-view.js';
+import { listenAgServer as ownServer } from '../support/own-server.js';
 
 interface Row {
   SCP_socket_id: string;
@@ -243,15 +241,7 @@ describe.each(BACKENDS)('module lifecycle (%s)', (backend) => {
   });
 
   describe('with an AGServer passed in as `server`', () => {
-    async function listenAgServer(): Promise<{ server: AGServer; port: number }> {
-      const server = socketClusterServer.listen(0);
-      if (!server.httpServer.listening) await once(server.httpServer, 'listening');
-      cleanups.push(async () => {
-        await server.close().catch(() => undefined);
-        await new Promise((resolve) => server.httpServer.close(resolve));
-      });
-      return { server, port: (server.httpServer.address() as AddressInfo).port };
-    }
+    const listenAgServer = () => ownServer(cleanups);
 
     it('tracks its sockets, also those connected before the app started, and app.close() leaves it running', async () => {
       const { server, port } = await listenAgServer();

@@ -62,6 +62,12 @@ describe('userIdOf', () => {
     expect(userIdOf(token, 'user_id')).toEqual({ userId: null });
   });
 
+  it.each(['\ud800', 'x\udc00', '\udc00\ud800', 'a\ud83d'])('treats %j, which has a lone surrogate, as no user id, with a problem', (value) => {
+    const { userId, problem } = userIdOf({ user_id: value }, 'user_id');
+    expect(userId).toBeNull();
+    expect(problem).toMatch(/lone UTF-16 surrogate/);
+  });
+
   it('gives an anonymous socket without a problem when the field is missing or null', () => {
     expect(userIdOf({ name: 'alice' }, 'user_id')).toEqual({ userId: null });
     expect(userIdOf({ user_id: null }, 'user_id')).toEqual({ userId: null });
@@ -141,6 +147,14 @@ describe('channelProblem', () => {
     expect(channelProblem('salon-café-日本-🚀', PRESENCE)).toBeNull();
   });
 
+  it.each(['room:\ud800', '\udc00', '\udc00\ud800', 'half\ud83d'])('refuses %j, which has a lone surrogate', (channel) => {
+    expect(channelProblem(channel, PRESENCE)).toMatch(/well-formed Unicode/);
+  });
+
+  it('accepts surrogate pairs, NUL and direction marks', () => {
+    for (const channel of ['😀', '\u0000', '\u202eevil', '\u200f']) expect(channelProblem(channel, PRESENCE)).toBeNull();
+  });
+
   it('accepts SQL metacharacters', () => {
     expect(channelProblem("'; DROP TABLE x; --", PRESENCE)).toBeNull();
     expect(channelProblem('a`b"c\\d%_', PRESENCE)).toBeNull();
@@ -181,6 +195,12 @@ describe('originOf', () => {
   it('cuts an origin longer than 1024 characters to 1024', () => {
     const origin = `https://${'a'.repeat(2000)}`;
     expect(originOf(socketWith({ request: { headers: { origin } } }))).toBe(origin.slice(0, 1024));
+  });
+
+  it('does not split a surrogate pair at the cut, and replaces a lone surrogate', () => {
+    const origin = `https://${'a'.repeat(1015)}😀tail`;
+    expect(originOf(socketWith({ request: { headers: { origin } } }))).toBe(origin.slice(0, 1023));
+    expect(originOf(socketWith({ request: { headers: { origin: 'https://x\udc00' } } }))).toBe('https://x\ufffd');
   });
 
   it('gives null without an Origin header', () => {
