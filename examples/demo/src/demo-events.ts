@@ -3,7 +3,7 @@
  * address and Origin of a session, socket ids, auth tokens) ever leaves the server. Served to the browser too,
  * which checks what arrives with `parseDemoEvent` (anyone connected can publish on a channel).
  */
-import type { PresenceEvent } from '../events/presence-event.interface.js';
+import type { PresenceEvent } from 'nestjs-sc-presence';
 
 type UserStatus = 'online' | 'idle' | 'offline';
 type Reason = 'connect' | 'disconnect' | 'status' | 'auth' | 'instance-down' | 'cleanup';
