@@ -14,8 +14,9 @@ import { connectClient } from '../support/clients.js';
 /**
  * The demo page (`npm start`) in headless Chromium: three people in three browser contexts see each other come
  * online, go idle (by the button and by the idle monitor), come back after a reconnect, and go offline, with the
- * user count following; users signing in (twice each, in two windows) always see their own row online, even when
- * the page's status read arrives after the live event; a client publish on the page's channels is refused. Needs Debian's Chromium (`apt-get install chromium`); without it the file is skipped.
+ * user count following; users signing in (in two windows each) always see their own row online, even when the
+ * page's status read arrives after the live event; a client publish on the page's channels is refused. Needs
+ * Debian's Chromium (`apt-get install chromium`); without it the file is skipped.
  * Writes test-results/demo.png, and docs/demo.png (the README's) when that is missing or DEMO_SCREENSHOT=1.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
