@@ -106,13 +106,14 @@ export class DemoLiveService implements OnApplicationBootstrap, OnApplicationShu
   private async login(socket: AGServerSocket, data: unknown): Promise<{ userId: string }> {
     const checked = checkName(data);
     if ('problem' in checked) throw new LoginError(checked.problem);
+    // Known before the page hears of its token, so that the user list it asks for then has the user in it.
+    this.remember(checked.name);
     try {
       await socket.setAuthToken({ user_id: checked.name, name: checked.name });
     } catch (error) {
       this.logger.warn(`signing in failed: ${(error as Error).message}`);
       throw new LoginError('signing in failed, try again');
     }
-    this.remember(checked.name);
     return { userId: checked.name };
   }
 }
