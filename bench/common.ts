@@ -128,37 +128,6 @@ export function signToken(payload: Record<string, unknown>, authKey: string): st
   return `${head}.${body}.${signature}`;
 }
 
-// ---------------------------------------------------------------- SQL statement kinds
-
-/**
- * A short kind for a statement, e.g. `UPSERT sockets`, `SELECT … FOR UPDATE status`, `START TRANSACTION`:
- * the verb (with the modifiers that matter for cost) and which of the module's tables it touches, named by the
- * suffix after the base table name (`sockets` for the base table itself).
- */
-export function statementKind(sql: string, baseTable: string): string {
-  const s = sql.replace(/\s+/g, ' ').trim();
-  const upper = s.toUpperCase();
-  for (const fixed of ['START TRANSACTION', 'BEGIN TRANSACTION', 'COMMIT', 'ROLLBACK', 'SET TRANSACTION ISOLATION LEVEL']) {
-    if (upper.startsWith(fixed)) return fixed === 'SET TRANSACTION ISOLATION LEVEL' ? 'SET TRANSACTION ISOLATION' : fixed;
-  }
-  const tableMatch = s.match(/\b(?:FROM|INTO|UPDATE)\s+[`"]?([A-Za-z0-9_]+)[`"]?/i);
-  const table = tableMatch?.[1];
-  let role = table ?? '';
-  if (table === baseTable) role = 'sockets';
-  else if (table?.startsWith(`${baseTable}_`)) role = table.slice(baseTable.length + 1);
-  let verb = upper.split(' ')[0];
-  if (verb === 'INSERT') {
-    if (/ON DUPLICATE KEY UPDATE|ON CONFLICT/.test(upper)) verb = 'UPSERT';
-    else if (/^INSERT (OR )?IGNORE/.test(upper)) verb = 'INSERT IGNORE';
-  } else if (verb === 'SELECT') {
-    if (/GET_LOCK|RELEASE_LOCK/.test(upper)) return 'SELECT GET_LOCK/RELEASE_LOCK';
-    if (/ FOR UPDATE$/.test(upper)) verb = 'SELECT … FOR UPDATE';
-    else if (/ GROUP BY /.test(upper)) verb = 'SELECT … GROUP BY';
-    else if (/^SELECT COUNT\(/.test(upper)) verb = 'SELECT COUNT';
-  }
-  return role ? `${verb} ${role}` : verb;
-}
-
 // ---------------------------------------------------------------- wire types
 
 export interface ServerConfig {
@@ -182,10 +151,7 @@ export interface HeapReading {
   clients: number;
 }
 
-export interface SqlCounters {
-  total: number;
-  kinds: Record<string, number>;
-}
+export type { SqlCounters } from '../test/support/sql-counter.js';
 
 export interface ConnectArgs {
   port: number;

@@ -7,7 +7,6 @@
  * Commands and answers travel over the IPC channel (see common.ts).
  */
 import 'reflect-metadata';
-import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
@@ -15,9 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import scServer, { type AGServer } from 'socketcluster-server';
-import type { Logger as OrmLogger } from 'typeorm';
 import { OnUserOffline, PresenceModule, PresenceService, type PresenceModuleOptions, type UserStatusEvent } from '../dist/index.js';
-import { notify, now, serve, statementKind, type HeapReading, type ServerConfig, type SqlCounters } from './common.js';
+import { SqlStatementCounter } from '../test/support/sql-counter.js';
+import { notify, now, serve, type HeapReading, type ServerConfig, type SqlCounters } from './common.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 
@@ -34,45 +33,11 @@ class BenchHooks {
   }
 }
 
-/** Counts every statement the module's DataSource sends, START TRANSACTION and COMMIT included. */
-class CountingLogger implements OrmLogger {
-  total = 0;
-  readonly kinds = new Map<string, number>();
-
-  constructor(
-    private readonly baseTable: string,
-    private readonly file?: string,
-  ) {}
-
-  logQuery(query: string, parameters?: unknown): void {
-    this.total++;
-    const kind = statementKind(query, this.baseTable);
-    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
-    if (this.file) {
-      const params = Array.isArray(parameters) ? ` -- ${parameters.length} params` : '';
-      appendFileSync(this.file, `${new Date(now()).toISOString()} [${kind}] ${query.replace(/\s+/g, ' ').slice(0, 400)}${params}\n`);
-    }
-  }
-  logQueryError(error: string | Error, query: string): void {
-    const kind = `(failed) ${statementKind(query, this.baseTable)}`;
-    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
-    process.stderr.write(`[sql error] ${String(error)}: ${query.replace(/\s+/g, ' ').slice(0, 200)}\n`);
-  }
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-
-  snapshot(): SqlCounters {
-    return { total: this.total, kinds: Object.fromEntries(this.kinds) };
-  }
-}
-
 interface Running {
   server: AGServer;
   port: number;
   close(): Promise<void>;
-  sql?: CountingLogger;
+  sql?: SqlStatementCounter;
 }
 
 async function startPlain(): Promise<Running> {
@@ -95,7 +60,11 @@ async function startPlain(): Promise<Running> {
 
 async function startPresence(): Promise<Running> {
   const tableName = config.tableName!;
-  const logger = new CountingLogger(tableName, config.sqlLogFile);
+  const logger = new SqlStatementCounter({
+    baseTable: tableName,
+    file: config.sqlLogFile,
+    onError: (line) => process.stderr.write(`[sql error] ${line}\n`),
+  });
   const database: PresenceModuleOptions['database'] =
     config.mode === 'mariadb'
       ? { type: 'mysql', url: config.mysqlUrl, logger }

@@ -1,6 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string) => new URL(`../src/${path}`, import.meta.url).pathname;
+
 export default defineConfig({
+  // The example app imports the package by its name (at run time Node resolves that to dist/ through the
+  // exports map); the tests run it against the sources, the same module instances the tests import.
+  resolve: {
+    alias: [
+      { find: /^nestjs-sc-presence$/, replacement: source('index.ts') },
+      { find: /^nestjs-sc-presence\/client$/, replacement: source('client/index.ts') },
+    ],
+  },
   test: {
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],

@@ -7,13 +7,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppModule } from '../../src/app.module.js';
+import { AppModule } from '../../examples/demo/src/app.module.js';
 import { PresenceService } from '../../src/index.js';
+import { connectClient } from '../support/clients.js';
 
 /**
  * The demo page (`npm start`) in headless Chromium: three people in three browser contexts see each other come
  * online, go idle (by the button and by the idle monitor), come back after a reconnect, and go offline, with the
- * user count following. Needs Debian's Chromium (`apt-get install chromium`); without it the file is skipped.
+ * user count following; users signing in (in two windows each) always see their own row online, even when the
+ * page's status read arrives after the live event; a client publish on the page's channels is refused. Needs
+ * Debian's Chromium (`apt-get install chromium`); without it the file is skipped.
  * Writes test-results/demo.png, and docs/demo.png (the README's) when that is missing or DEMO_SCREENSHOT=1.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,30 +35,57 @@ interface Person {
   errors: string[];
 }
 
+/** Answers of the page's status reads held back in flight (see `holdStatusReads`). */
+interface HeldReads {
+  held: number;
+  delivered: number;
+}
+
+/**
+ * Records in `window.ownRowStates` every status the page's own row in People shows, in order (a string, so that
+ * the test runner leaves it alone: it runs in the page).
+ */
+const RECORD_OWN_ROW = `
+  window.ownRowStates = [];
+  new MutationObserver(() => {
+    const me = document.getElementById('me-name')?.textContent;
+    const row = me ? document.querySelector('#people li[data-user="' + CSS.escape(me) + '"]') : null;
+    const states = window.ownRowStates;
+    if (row && states[states.length - 1] !== row.dataset.status) states.push(row.dataset.status);
+  }).observe(document, { subtree: true, childList: true, attributes: true });
+`;
+
+/** The HTTP reads of user statuses, i.e. the snapshots the page merges with the live events. */
+const STATUS_READS = /\/(demo\/users|presence\/users\/[^/?]+)$/;
+
 describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' : ` (skipped: no Chromium at ${CHROMIUM})`}`, () => {
   let app: INestApplication;
   let url: string;
   let browser: Browser;
   const people: Person[] = [];
 
-  beforeAll(async () => {
+  /** The demo app on a free port, on embedded SQLite. */
+  async function startDemo(flushIntervalMs: number): Promise<{ app: INestApplication; url: string }> {
     const moduleRef = await Test.createTestingModule({
       imports: [
         AppModule.fromEnv(
           { AUTH_KEY: 'demo-browser-test-key' },
           {
             tableName: `demo_${process.pid}`,
-            flushIntervalMs: 5,
+            flushIntervalMs,
             offlineGraceMs: 300,
             usercount: { startupQuietMs: 0, connectDelayMs: 100 },
           },
         ),
       ],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: process.env.PRESENCE_TEST_LOGS ? undefined : false });
-    app.enableShutdownHooks();
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/`;
+    const started = moduleRef.createNestApplication({ logger: process.env.PRESENCE_TEST_LOGS ? undefined : false });
+    await started.listen(0, '127.0.0.1');
+    return { app: started, url: `http://127.0.0.1:${(started.getHttpServer().address() as AddressInfo).port}/` };
+  }
+
+  beforeAll(async () => {
+    ({ app, url } = await startDemo(5));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -76,16 +106,51 @@ describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' 
     await app?.close();
   });
 
-  async function signIn(name: string, query = ''): Promise<Person> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, deviceScaleFactor: 1, colorScheme: 'light' });
+  /** A page of `context`, its console errors recorded on `person` (a second window of the same person too). */
+  async function openPage(context: BrowserContext, name: string, errors: string[], query = '', base = url): Promise<Page> {
     const page = await context.newPage();
-    const person: Person = { name, context, page, errors: [] };
     page.on('console', (message) => {
-      if (message.type() === 'error') person.errors.push(`${name}: console: ${message.text()}`);
+      if (message.type() === 'error') errors.push(`${name}: console: ${message.text()}`);
     });
-    page.on('pageerror', (error) => person.errors.push(`${name}: page error: ${error.message}`));
+    page.on('pageerror', (error) => errors.push(`${name}: page error: ${error.message}`));
+    await page.goto(base + query);
+    return page;
+  }
+
+  /**
+   * The server answers the page's status reads at once, and the answer reaches the page only once `stored`
+   * holds and the live event has had 300 ms to arrive, as on a slow network: read before the sign-in was stored,
+   * it is older than the live event that came first.
+   */
+  async function holdStatusReads(context: BrowserContext, stored: () => Promise<boolean>): Promise<HeldReads> {
+    const reads: HeldReads = { held: 0, delivered: 0 };
+    await context.addInitScript(RECORD_OWN_ROW);
+    await context.route(STATUS_READS, async (route) => {
+      reads.held++;
+      try {
+        const response = await route.fetch();
+        await expect.poll(stored, WAIT).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await route.fulfill({ response });
+      } finally {
+        reads.held--;
+        reads.delivered++;
+      }
+    });
+    return reads;
+  }
+
+  async function signIn(
+    name: string,
+    query = '',
+    options: { holdReadsUntil?: () => Promise<boolean>; base?: string } = {},
+  ): Promise<Person & { reads?: HeldReads }> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const reads = options.holdReadsUntil ? await holdStatusReads(context, options.holdReadsUntil) : undefined;
+    const errors: string[] = [];
+    const page = await openPage(context, name, errors, query, options.base);
+    const person = { name, context, page, errors, reads };
     people.push(person);
-    await page.goto(url + query);
     await page.locator('#name').fill(name);
     await page.locator('#sign-in').click();
     await page.locator('#app-view').waitFor({ state: 'visible', ...WAIT });
@@ -102,6 +167,24 @@ describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' 
   async function nudge(person: Person): Promise<void> {
     await person.page.mouse.move(600 + Math.round(Math.random() * 100), 60);
     await expect.poll(() => person.page.locator('#idle-toggle').textContent(), WAIT).toBe('Go idle');
+  }
+
+  /**
+   * The page's own row says "(you)" and online once the live event is in, and still does after every held
+   * status read has been delivered; once online, it never showed anything else.
+   */
+  async function ownRowOnline(page: Page, name: string, reads: HeldReads): Promise<void> {
+    const row = page.locator(`#people li[data-user="${name}"]`);
+    await page.locator(`#people li[data-user="${name}"][data-status="online"]`).waitFor(WAIT);
+    await expect.poll(() => reads.delivered > 0 && reads.held === 0, WAIT).toBe(true);
+    await page.waitForTimeout(100);
+    expect([await row.getAttribute('data-status'), await row.locator('.person-you').textContent(), await row.locator('.person-detail').textContent()]).toEqual([
+      'online',
+      '(you)',
+      expect.stringMatching(/^online/),
+    ]);
+    const states = (await page.evaluate('window.ownRowStates')) as string[];
+    expect(states.slice(states.indexOf('online'))).toEqual(['online']);
   }
 
   async function count(viewer: Person): Promise<string | null> {
@@ -224,6 +307,66 @@ describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' 
       expect(await person.page.locator('#log li[data-kind="note"]').allTextContents()).toEqual([]);
     }
     expect(people.flatMap((p) => p.errors)).toEqual([]);
+  });
+
+  it('shows each user their own row online after signing in, in a second window too', { timeout: 120_000 }, async () => {
+    // An app of its own whose flush window (1 s) makes sure that the page's first status read is answered
+    // before its sign-in is stored.
+    const slow = await startDemo(1000);
+    const slowPresence = slow.app.get(PresenceService);
+    const signedIn: Person[] = [];
+    try {
+      for (const name of ['Hedy', 'Alan', 'Barbara', 'Edsger']) {
+        // (No idle monitor in the way: these tabs go idle after 10 minutes without input.)
+        const stored = async () => (await slowPresence.getUserStatus(name)) === 'online';
+        const person = await signIn(name, '?idle=600', { holdReadsUntil: stored, base: slow.url });
+        signedIn.push(person);
+        await ownRowOnline(person.page, name, person.reads!);
+        // A second window of the same browser: signed in by the stored token, it loads its snapshot on connect.
+        const reads = person.reads!;
+        reads.delivered = 0;
+        const second = await openPage(person.context, name, person.errors, '?idle=600', slow.url);
+        await second.locator('#app-view').waitFor({ state: 'visible', ...WAIT });
+        await ownRowOnline(second, name, reads);
+        // Everyone signed in so far is online in the newest window.
+        for (const other of signedIn) await second.locator(`#people li[data-user="${other.name}"][data-status="online"]`).waitFor(WAIT);
+      }
+      for (const person of signedIn) {
+        expect(await person.page.locator('#log li[data-kind="note"]').allTextContents()).toEqual([]);
+        await person.context.close();
+      }
+    } finally {
+      await slow.app.close();
+    }
+    expect(signedIn.flatMap((p) => p.errors)).toEqual([]);
+  });
+
+  it('lets no client publish: a forged event on demo:events reaches neither the log nor the user list', { timeout: 60_000 }, async () => {
+    const mallory = await signIn('Mallory');
+    const presence = app.get(PresenceService);
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    // Eve, signed in with a valid token, tries to tell everyone that Mallory went offline.
+    const eve = await connectClient(port, presence.server, { token: { user_id: 'Eve', name: 'Eve' } });
+    const forged = { type: 'user.offline', userId: 'Mallory', status: 'offline', previousStatus: 'online', reason: 'disconnect', at: new Date().toISOString() };
+    try {
+      await expect(eve.invokePublish('demo:events', forged)).rejects.toThrow(/publish/i);
+      await expect(eve.invokePublish('room:lobby', 'hello')).rejects.toThrow(/publish/i);
+      for (let i = 0; i < 20; i++) eve.transmitPublish('demo:events', { ...forged, at: new Date().toISOString() });
+      // A real event after the forged ones: once it is in the log, anything published before it would be too.
+      await expect.poll(async () => JSON.stringify((await api('/demo/events')).body), WAIT).toContain('"userId":"Eve"');
+    } finally {
+      eve.disconnect();
+    }
+    const { body } = await api<{ events: Array<{ type: string; userId?: string }> }>('/demo/events');
+    expect(body.events.filter((e) => e.userId === 'Mallory').map((e) => e.type)).not.toContain('user.offline');
+    expect((await api<{ users: Array<{ userId: string; status: string }> }>('/demo/users')).body.users).toContainEqual(
+      expect.objectContaining({ userId: 'Mallory', status: 'online' }),
+    );
+    await mallory.page.locator('#log li', { hasText: 'Eve is online' }).waitFor(WAIT);
+    expect(await mallory.page.locator('#log').textContent()).not.toContain('Mallory went offline');
+    expect(await mallory.page.locator('#people li[data-user="Mallory"]').getAttribute('data-status')).toBe('online');
+    await mallory.context.close();
+    expect(mallory.errors).toEqual([]);
   });
 
   it('refuses bad names on the page and bad input in the API', { timeout: 60_000 }, async () => {

@@ -15,56 +15,15 @@
  * PRESENCE_COST_LOG=1 also prints the statements of each scenario.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataSource, type Logger as OrmLogger } from 'typeorm';
 import type { AGClientSocket } from 'socketcluster-client';
 import { BACKENDS, MYSQL_URL, dropTables, eventually, sleep, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
+import { QuestionsMeter, SqlStatementCounter } from '../support/sql-counter.js';
 
 const STORM = Number(process.env.PRESENCE_COST_SOCKETS ?? 200);
 /** connect, subscribe, subscribe, disconnect */
 const EVENTS_PER_SOCKET = 4;
 const CONNECT_DELAY_MS = 200;
-
-/** Counts every statement the module's DataSource sends. */
-class CountingLogger implements OrmLogger {
-  statements = 0;
-  readonly recorded: string[] = [];
-  logQuery(query: string): void {
-    this.statements++;
-    if (process.env.PRESENCE_COST_LOG) this.recorded.push(query.replace(/\s+/g, ' ').slice(0, 160));
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-}
-
-/** A single connection of its own that counts the statements it sends, so they can be subtracted. */
-class Meter {
-  sent = 0;
-  private constructor(private readonly ds: DataSource) {}
-
-  static async open(): Promise<Meter> {
-    const ds = new DataSource({ type: 'mysql', url: MYSQL_URL, extra: { connectionLimit: 1 } });
-    await ds.initialize();
-    return new Meter(ds);
-  }
-
-  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    this.sent++;
-    return (await this.ds.query(sql, params)) as T[];
-  }
-
-  async questions(): Promise<number> {
-    const [row] = await this.query<{ Value: string }>(`SHOW GLOBAL STATUS LIKE 'Questions'`);
-    return Number(row.Value);
-  }
-
-  close(): Promise<void> {
-    return this.ds.destroy();
-  }
-}
 
 interface Cost {
   sockets: number;
@@ -77,7 +36,7 @@ interface Cost {
 
 describe.runIf(BACKENDS.includes('mariadb')).sequential('SQL statements per event (mariadb)', () => {
   let ctx: PresenceApp | undefined;
-  let meter: Meter | undefined;
+  let meter: QuestionsMeter | undefined;
   const sockets: AGClientSocket[] = [];
 
   afterEach(async () => {
@@ -91,13 +50,13 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('SQL statements per even
 
   /** n authenticated sockets connect together, each subscribes to 2 channels, then all disconnect. */
   async function measure(n: number): Promise<Cost> {
-    const logger = new CountingLogger();
+    const logger = new SqlStatementCounter({ record: Boolean(process.env.PRESENCE_COST_LOG) });
     ctx = await startPresenceApp({
       database: { type: 'mysql', url: MYSQL_URL, logger },
       tableName: uniqueTable('cost'),
       usercount: { startupQuietMs: 0, connectDelayMs: CONNECT_DELAY_MS },
     });
-    meter = await Meter.open();
+    meter = await QuestionsMeter.open({ type: 'mysql', url: MYSQL_URL });
     const rows = async () => {
       const [row] = await meter!.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM \`${ctx!.table}\``);
       return Number(row.n);
@@ -105,13 +64,11 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('SQL statements per even
     await sleep(100); // startup statements (migration, first lease) are done and not counted
 
     // What one Questions read costs on its own (the SHOW itself), to subtract it.
-    const s0 = await meter.questions();
-    const s1 = await meter.questions();
-    const perRead = s1 - s0;
+    const perRead = await meter.calibrate();
 
     const sentBefore = meter.sent;
     const q0 = await meter.questions();
-    const m0 = logger.statements;
+    const m0 = logger.total;
 
     // Each phase is waited for until it is stored, so that every event really costs a write.
     const clients = await Promise.all(
@@ -125,7 +82,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('SQL statements per even
     await eventually(async () => expect(await rows()).toBe(0), 20_000, 50);
     await sleep(CONNECT_DELAY_MS * 2); // the last user count publish and its COUNT are part of the cost
 
-    const m1 = logger.statements;
+    const m1 = logger.total;
     if (process.env.PRESENCE_COST_LOG) console.log(logger.recorded.slice(m0, m1).join('\n'));
     const ownStatements = meter.sent - sentBefore; // includes the final SHOW below
     const q1 = await meter.questions();

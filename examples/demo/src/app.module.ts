@@ -1,21 +1,24 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { PresenceModule, type PresenceModuleOptions } from './index.js';
-import { demoConfig } from './demo/demo.config.js';
-import { PRESENCE_PREFIX, ROOM_PREFIX } from './demo/demo.constants.js';
-import { DemoModule } from './demo/demo.module.js';
+import { PresenceModule, type PresenceModuleOptions } from 'nestjs-sc-presence';
+import { demoConfig } from './demo.config.js';
+import { PRESENCE_PREFIX, ROOM_PREFIX } from './demo.constants.js';
+import { DemoModule } from './demo.module.js';
 
 /**
  * Presence options of the demo app:
  * - embedded SQLite in memory, or MySQL / MariaDB with `DATABASE_URL=mysql://user:password@host:3306/db`;
  * - channel presence for the rooms (`room:<name>`);
+ * - no client publishes: every channel the page reads is written by the server;
  * - `AUTH_KEY`: the key that signs SocketCluster auth tokens. Without it a random key is made per process, which
  *   is fine for one instance; every instance of a cluster needs the same `AUTH_KEY`;
  * - `SCC_STATE_SERVER_HOST` / `SCC_STATE_SERVER_PORT` (default 7777) / `SCC_AUTH_KEY`: join an SCC cluster.
  */
 export function demoPresenceOptions(env: NodeJS.ProcessEnv = process.env): PresenceModuleOptions {
   const options: PresenceModuleOptions = {
-    socketcluster: { authKey: env.AUTH_KEY || randomAuthKey() },
+    // The page only subscribes: a client publish (a forged `demo:events`, a fake room message) is refused by
+    // SocketCluster itself, before any middleware.
+    socketcluster: { authKey: env.AUTH_KEY || randomAuthKey(), allowClientPublish: false },
     // Short periods so that the page shows changes at once.
     usercount: { startupQuietMs: 0, connectDelayMs: 500 },
     offlineGraceMs: 2000,

@@ -1,9 +1,10 @@
 /**
  * The presence events as the page sees them: a whitelist of fields, so nothing else a hook receives (the IP
  * address and Origin of a session, socket ids, auth tokens) ever leaves the server. Served to the browser too,
- * which checks what arrives with `parseDemoEvent` (anyone connected can publish on a channel).
+ * which checks what arrives with `parseDemoEvent`: the app refuses client publishes, but a page should not
+ * depend on every server it talks to being set up that way.
  */
-import type { PresenceEvent } from '../presence.types.js';
+import type { PresenceEvent } from 'nestjs-sc-presence';
 
 type UserStatus = 'online' | 'idle' | 'offline';
 type Reason = 'connect' | 'disconnect' | 'status' | 'auth' | 'instance-down' | 'cleanup';

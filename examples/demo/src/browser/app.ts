@@ -3,8 +3,7 @@
  * resolves through the page's import map to the client's own browser bundle.
  */
 import { create } from 'socketcluster-client';
-import { createPresenceClient, type EventTargetLike, type ListenerOptionsLike } from '../../client/index.js';
-import { MEMBERS_PROCEDURE } from '../../presence.constants.js';
+import { createPresenceClient, type EventTargetLike, type ListenerOptionsLike } from 'nestjs-sc-presence/client';
 import { EVENTS_CHANNEL, LOGIN_PROCEDURE, PRESENCE_PREFIX, ROOM_PREFIX } from '../demo.constants.js';
 import { parseDemoEvent, type DemoEvent } from '../demo-events.js';
 import { checkName, ROOM_NAME } from '../demo-names.js';
@@ -50,6 +49,8 @@ const body = document.body;
 /** The server's setting, or `?idle=<seconds>` in the address to try another. */
 const idleAfterMs = idleSetting();
 const usercountChannel = body.dataset.usercountChannel || 'USERCOUNT';
+/** The module's `presence.members` procedure (named by the server: the page imports no server code). */
+const membersProcedure = body.dataset.membersProcedure || 'presence.members';
 
 function idleSetting(): number {
   const asked = Number(new URLSearchParams(location.search).get('idle'));
@@ -112,6 +113,12 @@ const presence = createPresenceClient(socket, {
 let me: string | null = null;
 let ready = false;
 const users = new Map<string, UserDetails>();
+/**
+ * When what `users` holds about each user happened (ms, server time): the `at` of a live event, the `since` of
+ * an HTTP answer. An answer to a request that the server read before a status change commits arrives after that
+ * change's live event; it is older, and must not overwrite it.
+ */
+const userVersions = new Map<string, number>();
 const rooms = new Map<string, RoomState>();
 let countType: CountType = readCountType();
 const counts: Partial<Record<CountType, number>> = {};
@@ -373,17 +380,28 @@ function addLocalNote(text: string): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Loading from the HTTP API
 
-async function loadUsers(): Promise<void> {
-  const { users: list } = await getJson<{ users: UserDetails[] }>('/demo/users');
-  for (const user of list) users.set(user.userId, user);
-  if (me && !users.has(me)) await loadUser(me);
-  renderUsers();
-  renderYou();
+/**
+ * Stores what is known of a user unless something newer is there already. `asOf` is when it became true; an
+ * HTTP answer about a user never seen (no `since`) is older than anything.
+ */
+function updateUser(user: UserDetails, asOf: number): boolean {
+  const known = userVersions.get(user.userId);
+  if (known !== undefined && asOf < known) return false;
+  userVersions.set(user.userId, asOf);
+  users.set(user.userId, user);
+  return true;
 }
 
-async function loadUser(userId: string): Promise<void> {
-  const user = await getJson<UserDetails>(`/presence/users/${encodeURIComponent(userId)}`);
-  users.set(user.userId, user);
+function fromSnapshot(user: UserDetails): void {
+  updateUser(user, user.since ? Date.parse(user.since) : -Infinity);
+}
+
+async function loadUsers(): Promise<void> {
+  const { users: list } = await getJson<{ users: UserDetails[] }>('/demo/users');
+  list.forEach(fromSnapshot);
+  if (me && !list.some((user) => user.userId === me)) fromSnapshot(await getJson<UserDetails>(`/presence/users/${encodeURIComponent(me)}`));
+  renderUsers();
+  renderYou();
 }
 
 async function loadCounts(): Promise<void> {
@@ -396,7 +414,7 @@ async function loadEvents(): Promise<void> {
   const { events } = await getJson<{ events: unknown[] }>('/demo/events');
   for (const value of events) {
     const event = parseDemoEvent(value);
-    if (event) addEvent(event);
+    if (event) onEvent(event);
   }
 }
 
@@ -460,7 +478,7 @@ async function snapshot(room: string, state: RoomState): Promise<void> {
   if (state.loading || state.left) return;
   state.loading = true;
   try {
-    const answer = (await socket.invoke(MEMBERS_PROCEDURE, ROOM_PREFIX + room)) as { seq: number; members: Member[] };
+    const answer = (await socket.invoke(membersProcedure, ROOM_PREFIX + room)) as { seq: number; members: Member[] };
     if (state.left) return;
     state.members = new Map(answer.members.map((m) => [m.userId, m.status]));
     state.seq = answer.seq;
@@ -602,18 +620,21 @@ $('join-form').addEventListener('submit', (event) => {
 // ---------------------------------------------------------------------------------------------------------------
 // Live updates
 
+/** A live event, or one of the recent events loaded when the page opens. */
 function onEvent(event: DemoEvent): void {
   addEvent(event);
   if (event.type === 'user.online' || event.type === 'user.idle' || event.type === 'user.offline') {
     const known = users.get(event.userId);
-    users.set(event.userId, {
+    const user: UserDetails = {
       userId: event.userId,
       status: event.status,
       since: event.at,
       lastSeen: event.status === 'offline' ? event.at : (known?.lastSeen ?? null),
-    });
-    renderUsers();
-    renderYou();
+    };
+    if (updateUser(user, Date.parse(event.at))) {
+      renderUsers();
+      renderYou();
+    }
   }
   refreshCounts();
 }

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
+import { MEMBERS_PROCEDURE } from 'nestjs-sc-presence';
 import type { DemoConfig } from './demo.config.js';
 
-/** Bare module names the page's scripts import, mapped to the files the app serves. */
-export const IMPORT_MAP = JSON.stringify({ imports: { 'socketcluster-client': '/assets/socketcluster-client.js' } });
-
-/** The page's only inline script is the import map: the Content-Security-Policy allows it by its hash. */
-export function contentSecurityPolicy(): string {
-  const importMapHash = createHash('sha256').update(IMPORT_MAP).digest('base64');
+/** The page's only inline script is the import map (see `loadDemoAssets`): the Content-Security-Policy allows it by its hash. */
+export function contentSecurityPolicy(importMap: string): string {
+  const importMapHash = createHash('sha256').update(importMap).digest('base64');
   return [
     "default-src 'self'",
     `script-src 'self' 'sha256-${importMapHash}'`,
@@ -19,7 +17,8 @@ export function contentSecurityPolicy(): string {
   ].join('; ');
 }
 
-export function renderPage(config: DemoConfig): string {
+/** The page; `importMap` maps the bare imports of its modules to the URLs the app serves them at. */
+export function renderPage(config: DemoConfig, importMap: string): string {
   const idleSeconds = Math.round(config.idleAfterMs / 1000);
   return `<!doctype html>
 <html lang="en">
@@ -28,11 +27,11 @@ export function renderPage(config: DemoConfig): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Who is online · nestjs-sc-presence</title>
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/assets/demo/style.css">
-<script type="importmap">${IMPORT_MAP}</script>
-<script type="module" src="/assets/demo/browser/app.js"></script>
+<link rel="stylesheet" href="/assets/style.css">
+<script type="importmap">${importMap}</script>
+<script type="module" src="/assets/app/browser/app.js"></script>
 </head>
-<body data-idle-after-ms="${config.idleAfterMs}" data-usercount-channel="${escapeAttribute(config.usercountChannel)}">
+<body data-idle-after-ms="${config.idleAfterMs}" data-usercount-channel="${escapeAttribute(config.usercountChannel)}" data-members-procedure="${escapeAttribute(MEMBERS_PROCEDURE)}">
 <header class="topbar">
   <div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Who is online</span><span class="brand-sub">nestjs-sc-presence demo</span></div>
   <div class="topbar-right">

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject, NotFoundException, Req, Res } from '@nestjs/common';
-import { PresenceService } from '../index.js';
+import { PresenceService } from 'nestjs-sc-presence';
 import type { UserStatusResponse } from './presence-api.controller.js';
-import type { Asset } from './demo-assets.js';
+import type { Asset, DemoAssets } from './demo-assets.js';
 import { DEMO_CONFIG, type DemoConfig } from './demo.config.js';
 import { DemoLiveService } from './demo-live.service.js';
 import type { DemoEvent } from './demo-events.js';
@@ -25,15 +25,18 @@ interface Response {
 @Controller()
 export class DemoController {
   private readonly page: string;
-  private readonly csp = contentSecurityPolicy();
+  private readonly csp: string;
+  private readonly assets: Map<string, Asset>;
 
   constructor(
     private readonly presence: PresenceService,
     private readonly live: DemoLiveService,
     @Inject(DEMO_CONFIG) config: DemoConfig,
-    @Inject(DEMO_ASSETS) private readonly assets: Map<string, Asset>,
+    @Inject(DEMO_ASSETS) assets: DemoAssets,
   ) {
-    this.page = renderPage(config);
+    this.page = renderPage(config, assets.importMap);
+    this.csp = contentSecurityPolicy(assets.importMap);
+    this.assets = assets.files;
   }
 
   @Get()

@@ -1,4 +1,4 @@
-/** The page's stylesheet, served at /assets/demo/style.css. */
+/** The page's stylesheet, served at /assets/style.css. */
 export const STYLE_CSS = `
 :root {
   --bg: #f4f5f8;

@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
-import { PresenceError, PresenceService, type UserStatus, type UsercountType } from '../index.js';
+import { PresenceError, PresenceService, type UserStatus, type UsercountType } from 'nestjs-sc-presence';
 
 const COUNT_TYPES: readonly UsercountType[] = ['users', 'sockets', 'subscriptions'];
 const MAX_ID_LENGTH = 255;

@@ -1,0 +1,147 @@
+/**
+ * What the driver measures itself: the table as another client sees it, MariaDB's Questions counter, polls
+ * for a state to be reached, the published user count, percentiles and the CPU time of every process.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { QuestionsMeter, type SqlCounters } from '../test/support/sql-counter.js';
+import { now, sleep, type ConnectResult, type Peer } from './common.js';
+import { opts } from './options.js';
+import type { CountEvent } from './processes.js';
+
+/**
+ * A connection of its own to the server's database (what another service reading the table would have); on
+ * MariaDB it also reads the global Questions counter, knowing what it sent itself.
+ */
+export class Outside extends QuestionsMeter {
+  static async connectTo(kind: 'sqlite' | 'mariadb', sqliteFile?: string): Promise<Outside> {
+    return new Outside(
+      await QuestionsMeter.connect(
+        kind === 'mariadb'
+          ? { type: 'mysql', url: opts.mysqlUrl }
+          : { type: 'better-sqlite3', database: sqliteFile!, readonly: true, timeout: 5000 },
+      ),
+    );
+  }
+
+  async table(name: string): Promise<{ rows: number; presence: number; idle: number }> {
+    const [row] = await this.query<{ n: number | string; p: number | string | null; i: number | string | null }>(
+      `SELECT COUNT(*) AS n, SUM(CASE WHEN SCP_channel = '_SCPRESENCE' THEN 1 ELSE 0 END) AS p,
+              SUM(CASE WHEN SCP_channel = '_SCPRESENCE' AND SCP_status = 'idle' THEN 1 ELSE 0 END) AS i
+       FROM \`${name}\``,
+    );
+    return { rows: Number(row.n), presence: Number(row.p ?? 0), idle: Number(row.i ?? 0) };
+  }
+}
+
+/** Polls `probe` every `everyMs` until it returns true; resolves with the time of the poll that saw it. */
+export async function until(what: string, timeoutMs: number, everyMs: number, probe: () => Promise<boolean> | boolean): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return now();
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+/** When the published count became `expected` for good (the first of the trailing run of equal values). */
+export async function countReaches(counts: CountEvent[], expected: number, after: number, timeoutMs: number): Promise<number> {
+  await until(`published count ${expected}`, timeoutMs, 20, () => {
+    const last = counts[counts.length - 1];
+    return last !== undefined && last.value === expected && last.at >= after;
+  });
+  let i = counts.length - 1;
+  while (i > 0 && counts[i - 1].value === expected && counts[i - 1].at >= after) i--;
+  return counts[i].at;
+}
+
+export function diffCounters(before: SqlCounters, after: SqlCounters): SqlCounters {
+  const kinds: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(after.kinds)) {
+    const d = n - (before.kinds[kind] ?? 0);
+    if (d > 0) kinds[kind] = d;
+  }
+  return { total: after.total - before.total, kinds };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+// CPU time of the processes involved, from their own reports and /proc.
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The MariaDB server's pid (to read its CPU time from /proc; it is not ours to stop). */
+export function findDatabasePid(): number | undefined {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+
+function procCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1000; // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Cpu {
+  server: number;
+  load: number;
+  db?: number;
+  wall: number;
+  /** CPU time of every process on the machine (from /proc/stat), when readable. */
+  machine?: number;
+}
+
+function machineCpuMs(): number | undefined {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = ticks;
+    return ((user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function cpuNow(server: Peer, load: Peer, dbPid?: number): Promise<Cpu> {
+  const [s, l] = await Promise.all([
+    server.request<NodeJS.CpuUsage>('cpu', {}, 5000),
+    load.request<NodeJS.CpuUsage>('cpu', {}, 5000),
+  ]);
+  return { server: (s.user + s.system) / 1000, load: (l.user + l.system) / 1000, db: procCpuMs(dbPid), wall: now(), machine: machineCpuMs() };
+}
+
+export function cpuDiff(a: Cpu, b: Cpu): Cpu {
+  const minus = (x?: number, y?: number) => (x !== undefined && y !== undefined ? y - x : undefined);
+  return { server: b.server - a.server, load: b.load - a.load, db: minus(a.db, b.db), wall: b.wall - a.wall, machine: minus(a.machine, b.machine) };
+}
+
+export function checkStorm(what: string, result: ConnectResult): void {
+  if (result.failed > 0 || result.notAuthenticated > 0) {
+    throw new Error(`${what}: ${result.failed} sockets failed, ${result.notAuthenticated} not authenticated: ${result.errors.join('; ')}`);
+  }
+}

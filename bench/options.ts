@@ -1,0 +1,78 @@
+/**
+ * The bench's options (`npm run bench -- --quick`, …, see bench/README.md), parsed once from the command line
+ * and the environment, and the figures derived from them.
+ */
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(BENCH_DIR, '..');
+export const started = Date.now();
+
+export type Mode = 'plain' | 'sqlite' | 'mariadb';
+export const ALL_MODES: Mode[] = ['plain', 'sqlite', 'mariadb'];
+
+const { values: argv } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sockets: { type: 'string' },
+    runs: { type: 'string' },
+    concurrency: { type: 'string' },
+    modes: { type: 'string' },
+    'idle-window-ms': { type: 'string' },
+    'hook-rate': { type: 'string' },
+    out: { type: 'string' },
+  },
+  strict: true,
+});
+
+function intOption(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min} (got '${raw}')`);
+  return value;
+}
+
+const quick = argv.quick === true;
+export const opts = {
+  quick,
+  sockets: intOption('sockets', argv.sockets, quick ? 300 : 2000, 10),
+  runs: intOption('runs', argv.runs, quick ? 1 : 5, 1),
+  /** Sockets connecting at once (the listen backlog is 511: beyond it, SYN retries would measure the kernel). */
+  concurrency: intOption('concurrency', argv.concurrency, 100, 1),
+  idleFraction: 0.3,
+  hookRate: intOption('hook-rate', argv['hook-rate'], 500, 1),
+  idleWindowMs: intOption('idle-window-ms', argv['idle-window-ms'], quick ? 3000 : 10_000, 500),
+  /** The idle-window server runs every periodic task of the module this many times faster than the defaults. */
+  idlePingInterval: 200,
+  idlePingsPerUpdate: 2,
+  defaultPingInterval: 8000,
+  defaultPingsPerUpdate: 6,
+  defaultGcIntervalMs: 60_000,
+  defaultGcThresholdMs: 120_000,
+  defaultConnectDelayMs: 3000,
+  modes: (argv.modes?.split(',').map((m) => m.trim()) ?? ALL_MODES) as Mode[],
+  mysqlUrl: process.env.PRESENCE_BENCH_MYSQL_URL ?? process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
+  logSql: process.env.PRESENCE_BENCH_LOG_SQL === '1',
+  /** Where the SQLite file goes (its file system decides what a COMMIT's fsync costs). */
+  sqliteDir: process.env.PRESENCE_BENCH_SQLITE_DIR ?? os.tmpdir(),
+  /** Heap snapshots before and after the storm in the first run, summarised by constructor as evidence. */
+  heapSnapshots: process.env.PRESENCE_BENCH_HEAP_SNAPSHOT ? process.env.PRESENCE_BENCH_HEAP_SNAPSHOT === '1' : !quick,
+  /** An extra connect storm in the first run with the server's CPU profiled, summarised by package as evidence. */
+  cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick,
+  out: argv.out ?? join(BENCH_DIR, quick ? 'results-quick.md' : 'results.md'),
+  pollMs: 10,
+};
+for (const mode of opts.modes) if (!ALL_MODES.includes(mode)) throw new Error(`--modes: unknown mode '${mode}' (known: ${ALL_MODES.join(', ')})`);
+/** How much faster than the defaults the idle-window server runs its periodic tasks. */
+export const speedup = (opts.defaultPingInterval * opts.defaultPingsPerUpdate) / (opts.idlePingInterval * opts.idlePingsPerUpdate);
+
+/** Sockets per storm. */
+export const N = opts.sockets;
+/** Sockets set idle in each storm (the load generator's pick). */
+export const idleCount = Math.round(opts.idleFraction * 10) * Math.floor(N / 10) + Math.min(N % 10, Math.round(opts.idleFraction * 10));
+export const connectTimeout = 30_000 + N * 20;
+/** A line on stderr with the time since the start. */
+export const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}\n`);

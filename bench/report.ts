@@ -1,0 +1,283 @@
+/**
+ * The bench's table (the median of the runs, with min and max, against the targets), the notes on how each
+ * figure is measured, and the evidence behind them (statements by kind, heap growth, CPU profile).
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import type { SqlCounters } from '../test/support/sql-counter.js';
+import { diff, topPerSocket } from './heap-diff.js';
+import type { Cpu } from './measurements.js';
+import { BENCH_DIR, N, ROOT, idleCount, opts, speedup, started } from './options.js';
+import type { PlainRun, PresenceRun, ProfileSummary } from './runs.js';
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+function stat(values: Array<number | undefined>): Stat | undefined {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
+}
+
+function fmtNum(x: number, digits: number): string {
+  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function cell(s: Stat | undefined, digits: number, unit = ''): string {
+  if (!s) return 'n/a';
+  const u = unit ? ` ${unit}` : '';
+  if (s.n === 1 || s.min === s.max) return `${fmtNum(s.median, digits)}${u}`;
+  return `**${fmtNum(s.median, digits)}**${u} (${fmtNum(s.min, digits)}–${fmtNum(s.max, digits)})`;
+}
+
+export type Results = { plain: PlainRun[]; sqlite: PresenceRun[]; mariadb: PresenceRun[]; ratios: Record<'sqlite' | 'mariadb', number[]>; heapOver: Record<'sqlite' | 'mariadb', number[]> };
+
+function verdict(s: Stat | undefined, ok: (x: number) => boolean): string {
+  if (!s) return '—';
+  return ok(s.median) ? 'met' : '**MISSED**';
+}
+
+function kindsList(runs: PresenceRun[], pick: (r: PresenceRun) => SqlCounters, perWhat: (x: number) => string): string[] {
+  if (runs.length === 0) return [];
+  const sums = new Map<string, number>();
+  for (const r of runs) for (const [k, v] of Object.entries(pick(r).kinds)) sums.set(k, (sums.get(k) ?? 0) + v);
+  return [...sums.entries()]
+    .map(([k, v]) => [k, v / runs.length] as const)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `  - \`${k}\`: ${perWhat(v)}`);
+}
+
+function gitDescription(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).toString().trim();
+    return dirty ? `${head}, with uncommitted changes in src/ (the library was built from the working tree)` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function report(results: Results, env: { mariadbVersion: string; load0: number[]; load1: number[]; errors: string[] }): { table: string; doc: string } {
+  const { plain, sqlite, mariadb } = results;
+  const row = (name: string, p: string, s: string, m: string, target: string, met: string) => `| ${name} | ${p} | ${s} | ${m} | ${target} | ${met} |`;
+  const both = (f: (r: PresenceRun) => number | undefined) => [stat(sqlite.map(f)), stat(mariadb.map(f))] as const;
+  const verdicts = (pair: readonly [Stat | undefined, Stat | undefined], ok: (x: number) => boolean) =>
+    [pair[0] ? `SQLite ${verdict(pair[0], ok)}` : '', pair[1] ? `MariaDB ${verdict(pair[1], ok)}` : ''].filter(Boolean).join(', ') || '—';
+
+  const throughput = [stat(plain.map((r) => r.throughput)), stat(sqlite.map((r) => r.throughput)), stat(mariadb.map((r) => r.throughput))];
+  const ratio = [stat(results.ratios.sqlite), stat(results.ratios.mariadb)] as const;
+  const lifeQ = [stat(sqlite.map((r) => r.lifecycleLogger)), stat(mariadb.map((r) => r.lifecycleQuestions))] as const;
+  const lifeL = both((r) => r.lifecycleLogger);
+  const idleQ = [stat(sqlite.map((r) => r.idlePerMinLogger)), stat(mariadb.map((r) => r.idlePerMinQuestions))] as const;
+  const idleL = both((r) => r.idlePerMinLogger);
+  const heapAll = [stat(plain.map((r) => r.heapPerSocket)), stat(sqlite.map((r) => r.heapPerSocket)), stat(mariadb.map((r) => r.heapPerSocket))];
+  const heapOver = [stat(results.heapOver.sqlite), stat(results.heapOver.mariadb)] as const;
+  const p50 = both((r) => r.hookP50);
+  const p99 = both((r) => r.hookP99);
+  const tConn = both((r) => r.tableExactConnectMs);
+  const cConn = both((r) => r.countExactConnectMs);
+  const tDisc = both((r) => r.tableExactDisconnectMs);
+  const cDisc = both((r) => r.countExactDisconnectMs);
+
+  const lines = [
+    row('Figure (median of runs, **median** (min–max))', 'plain SC', 'presence, SQLite', 'presence, MariaDB', 'target', 'met?'),
+    row('---', '---', '---', '---', '---', '---'),
+    row('[1] connect + auth + subscribe throughput', cell(throughput[0], 0, 'sockets/s'), cell(throughput[1], 0, 'sockets/s'), cell(throughput[2], 0, 'sockets/s'), '—', '—'),
+    row('[2] throughput ÷ plain (same run)', '1', cell(ratio[0], 2, '×'), cell(ratio[1], 2, '×'), '≥ 0.85×', verdicts(ratio, (x) => x >= 0.85)),
+    row(`[3] SQL statements per socket lifecycle, ${N}-socket storm`, '—', cell(lifeQ[0], 3), cell(lifeQ[1], 3), '≤ 0.2', verdicts(lifeQ, (x) => x <= 0.2)),
+    row('[4] … statements the module sent (its TypeORM logger)', '—', cell(lifeL[0], 3), cell(lifeL[1], 3), '≤ 0.2', verdicts(lifeL, (x) => x <= 0.2)),
+    row(`[5] SQL statements per minute, ${N} idle sockets (scaled to the default 48 s period)`, '—', cell(idleQ[0], 1), cell(idleQ[1], 1), '≤ 10', verdicts(idleQ, (x) => x <= 10)),
+    row('[6] … statements the module sent (its TypeORM logger)', '—', cell(idleL[0], 1), cell(idleL[1], 1), '≤ 10', verdicts(idleL, (x) => x <= 10)),
+    row('[7] server heap growth per connected socket', cell(heapAll[0], 0, 'B'), cell(heapAll[1], 0, 'B'), cell(heapAll[2], 0, 'B'), '—', '—'),
+    row('[8] heap per tracked socket, presence − plain', '—', cell(heapOver[0], 0, 'B'), cell(heapOver[1], 0, 'B'), '≤ 1 KB (1024 B)', verdicts(heapOver, (x) => x <= 1024)),
+    row(`[9] disconnect → @OnUserOffline latency p50, ${opts.hookRate} disconnects/s`, '—', cell(p50[0], 1, 'ms'), cell(p50[1], 1, 'ms'), '—', '—'),
+    row(`[10] disconnect → @OnUserOffline latency p99, ${opts.hookRate} disconnects/s`, '—', cell(p99[0], 1, 'ms'), cell(p99[1], 1, 'ms'), '≤ 100 ms', verdicts(p99, (x) => x <= 100)),
+    row('[11] connect storm end → table exact', '—', cell(tConn[0], 0, 'ms'), cell(tConn[1], 0, 'ms'), '≤ 1 s', verdicts(tConn, (x) => x <= 1000)),
+    row('[12] connect storm end → published count exact', '—', cell(cConn[0], 0, 'ms'), cell(cConn[1], 0, 'ms'), `— (includes connectDelayMs ${opts.defaultConnectDelayMs})`, '—'),
+    row('[13] disconnect storm end → table exact (empty)', '—', cell(tDisc[0], 0, 'ms'), cell(tDisc[1], 0, 'ms'), '≤ 1 s', verdicts(tDisc, (x) => x <= 1000)),
+    row('[14] disconnect storm end → published count exact (0)', '—', cell(cDisc[0], 0, 'ms'), cell(cDisc[1], 0, 'ms'), '—', '—'),
+  ];
+  const table = lines.join('\n');
+
+  const cpus = os.cpus();
+  const command = process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
+    : `node --import tsx ${relative(ROOT, join(BENCH_DIR, 'run.ts'))} ${process.argv.slice(2).join(' ')}`.trim();
+  const header = [
+    `# nestjs-sc-presence bench${opts.quick ? ' (--quick: a smoke run, not a measurement)' : ''}`,
+    '',
+    `- date: ${new Date(started).toISOString()}; took ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `- command: \`${command}\``,
+    `- node ${process.version}; CPU: ${cpus[0]?.model ?? 'unknown'} × ${cpus.length} cores (os.cpus()); memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free at the end`,
+    `- library: dist/ built from ${gitDescription()}; MariaDB ${env.mariadbVersion}`,
+    `- load average (1, 5, 15 min) at start ${env.load0.map((x) => x.toFixed(2)).join(', ')}, at end ${env.load1.map((x) => x.toFixed(2)).join(', ')}`,
+    `- ${opts.runs} run(s) × modes ${opts.modes.join(', ')} (order rotated each run); ${N} sockets per storm, ${opts.concurrency} connecting at a time, ` +
+      `2 channels each, ${idleCount} (${Math.round(opts.idleFraction * 100)} %) set idle; idle window ${opts.idleWindowMs} ms`,
+    '',
+  ];
+  const notes = [
+    '',
+    'Notes (figure numbers as in the table; every figure is the median over the runs, min–max in brackets):',
+    '',
+    `- Machine: ${cpus.length} cores shared by the server, the load generator, this driver and MariaDB, and possibly by other test runs at the same time; ` +
+      'absolute figures move with that load, ratios measured within one run much less. All traffic is on 127.0.0.1.',
+    `- [1] ${N} sockets (each a distinct user presenting an HS256 token signed with the server's authKey at the handshake) connect, ` +
+      'and subscribe to 2 channels; throughput = sockets ÷ (last subscribe acknowledged − first socket created), measured in the load process. ' +
+      `plain SC = socketcluster-server alone with the same authKey and pingInterval (${opts.defaultPingInterval} ms). ` +
+      '[2] is each run\'s presence throughput divided by the plain throughput of the same run. Target ≥ 0.85×.',
+    '- [3] MariaDB: `SHOW GLOBAL STATUS LIKE \'Questions\'` delta from just before the connect storm to after the disconnect storm has been written ' +
+      '(connect, auth, 2 subscriptions, 30 % setStatus idle, disconnect), minus every statement of the measuring connection ' +
+      '(its table polls, and one SHOW as calibrated), ÷ sockets. It is server-wide: another client busy on the same MariaDB adds to it ' +
+      '(compare with [4]). SQLite: the module\'s own statement count ([4]), as SQLite has no server counter. Includes the user count ' +
+      'queries and any heartbeat or GC that fell in the window. Target ≤ 0.2.',
+    '- [4], [6] statements sent by the module\'s own DataSource, counted by a TypeORM logger passed in `database.logger` (START TRANSACTION, ' +
+      'SET TRANSACTION and COMMIT included): exact, and blind to other clients. Where MariaDB\'s [3] / [5] exceed them, the difference is ' +
+      'other clients of the same server (other test runs; their rate is sampled under "Where the statements go").',
+    `- [5] a second server with pingInterval ${opts.idlePingInterval} ms × pingsPerUpdate ${opts.idlePingsPerUpdate} = ${opts.idlePingInterval * opts.idlePingsPerUpdate} ms heartbeat period, ` +
+      `i.e. ${speedup}× faster than the default 8000 ms × 6 = 48 s, and GC likewise ${speedup}× faster (gc.intervalMs ${Math.round(opts.defaultGcIntervalMs / speedup)}, gc.thresholdMs ${Math.round(opts.defaultGcThresholdMs / speedup)} ` +
+      `instead of 60000 / 120000), holds ${N} connected, subscribed sockets (${idleCount} idle) and no traffic. Statements are counted over a ` +
+      `${opts.idleWindowMs} ms window (MariaDB Questions minus the measuring connection; SQLite: the module's logger) and scaled: ` +
+      `per default minute = count ÷ window × 60 s ÷ ${speedup}. As every periodic task runs ${speedup}× faster, the window stands for ${speedup}× its length at the defaults. Target ≤ 10.`,
+    '- [7] in the server process after the storm, once the table is exact: `global.gc()` (4 passes, --expose-gc) then `process.memoryUsage().heapUsed`, ' +
+      'minus the same reading taken before any socket connected, ÷ sockets. [8] = presence [7] − plain [7] of the same run: what tracking adds per socket, ' +
+      'the fixed cost of Nest, TypeORM and the driver excluded by both subtractions. Target ≤ 1 KB.',
+    `- [9], [10] another ${N} users connect; then the load process disconnects one socket every ${(1000 / opts.hookRate).toFixed(1)} ms ` +
+      `(${opts.hookRate}/s on a fixed schedule) and records when it sent each disconnect; an @OnUserOffline() provider in the server records when the hook ran ` +
+      '(both clocks are `performance.timeOrigin + performance.now()` of one machine). Latency = hook time − send time, per user. Target p99 ≤ 100 ms.',
+    `- [11], [13] time from the end of the storm (the last subscribe acknowledged / the last disconnect sent) until a separate connection ` +
+      `polling every ${opts.pollMs} ms sees exactly 3 rows per socket (1 presence + 2 channels) / no row. Target ≤ 1 s. ` +
+      `[12], [14] until the published USERCOUNT (observed on the server's exchange) equals the number of users / 0. A join is published after ` +
+      `usercount.connectDelayMs (default ${opts.defaultConnectDelayMs} ms, kept; startupQuietMs is set to 0 for the bench), a leave at once.` +
+      ([cDisc[0], cDisc[1]].some((x) => x && x.median > opts.defaultConnectDelayMs / 2)
+        ? ' [14] comes out near connectDelayMs: the publisher took the setStatus idle calls made just before the disconnect storm ' +
+          'for joins and scheduled a delayed publish, which a leave does not bring forward.'
+        : ''),
+  ];
+
+  const evidence: string[] = ['', '## Where the statements go (from the module\'s TypeORM logger, mean per run)', ''];
+  for (const [mode, runs] of [['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
+    if (runs.length === 0) continue;
+    const meanTotal = runs.reduce((a, r) => a + r.stormKinds.total, 0) / runs.length;
+    const tx = runs.reduce((a, r) => a + (r.stormKinds.kinds['START TRANSACTION'] ?? 0) + (r.stormKinds.kinds['BEGIN TRANSACTION'] ?? 0), 0) / runs.length;
+    evidence.push(
+      `- ${mode}, storm of ${N} socket lifecycles: ${fmtNum(meanTotal, 0)} statements, ${fmtNum(tx, 0)} transactions ` +
+        `(${fmtNum(meanTotal / Math.max(tx, 1), 1)} statements per transaction; ${fmtNum((4 * N + idleCount) / Math.max(tx, 1), 1)} socket events per transaction):`,
+      ...kindsList(runs, (r) => r.stormKinds, (v) => `${fmtNum(v, 1)} (${fmtNum(v / N, 4)} per socket)`),
+    );
+    const idleTotal = runs.reduce((a, r) => a + r.idleKinds.total, 0) / runs.length;
+    evidence.push(
+      `- ${mode}, ${N} idle sockets: ${fmtNum(idleTotal, 1)} statements per default minute:`,
+      ...kindsList(runs, (r) => r.idleKinds, (v) => `${fmtNum(v, 2)} per minute`),
+    );
+    if (mode === 'MariaDB') {
+      const other = stat(runs.map((r) => r.otherClientsStorm));
+      if (other) {
+        evidence.push(`- MariaDB Questions during the storm not sent by the module or the measuring connection (other clients of the server): ${cell(other, 0)}`);
+      }
+    }
+    const missing = runs.reduce((a, r) => a + r.hooksMissing, 0);
+    const rate = stat(runs.map((r) => r.hookRateAchieved));
+    const max = stat(runs.map((r) => r.hookMax));
+    const hookTotal = runs.reduce((a, r) => a + r.hookKinds.total, 0) / runs.length;
+    const hookTx = runs.reduce((a, r) => a + (r.hookKinds.kinds['START TRANSACTION'] ?? 0) + (r.hookKinds.kinds['BEGIN TRANSACTION'] ?? 0), 0) / runs.length;
+    evidence.push(
+      `- ${mode}, hook phase: disconnect rate achieved ${cell(rate, 0, '/s')}; slowest hook ${cell(max, 1, 'ms')}; hooks missing: ${missing}. ` +
+        `Split of the latency: disconnect sent → server's 'disconnection' event p50 ${cell(stat(runs.map((r) => r.hookToServerP50)), 1, 'ms')}, ` +
+        `p99 ${cell(stat(runs.map((r) => r.hookToServerP99)), 1, 'ms')}; 'disconnection' → hook p50 ${cell(stat(runs.map((r) => r.hookInServerP50)), 1, 'ms')}, ` +
+        `p99 ${cell(stat(runs.map((r) => r.hookInServerP99)), 1, 'ms')}. ${fmtNum(hookTx, 0)} transactions for ${N} disconnects ` +
+        `(${fmtNum(N / Math.max(hookTx, 1), 1)} per flush, ${fmtNum(hookTotal / Math.max(hookTx, 1), 1)} statements each).`,
+    );
+    const failed = new Map<string, number>();
+    for (const r of runs) for (const [k, v] of Object.entries(r.failures)) failed.set(k, (failed.get(k) ?? 0) + v);
+    evidence.push(
+      failed.size === 0
+        ? `- ${mode}: no statement failed during the whole run.`
+        : `- ${mode}: statements that failed over all ${runs.length} run(s) (the store retries deadlocks): ` +
+            [...failed.entries()].map(([k, v]) => `${k} × ${v}`).join('; '),
+    );
+    if (mode === 'MariaDB') {
+      const bg = stat(runs.map((r) => r.backgroundQps));
+      if (bg) evidence.push(`- MariaDB Questions per second from other clients before each run's servers started (1 s sample): ${cell(bg, 1)}`);
+    }
+  }
+  const plainGrowth = plain.find((r) => r.heapGrowth)?.heapGrowth;
+  const growthSections: string[] = [];
+  for (const [mode, runs] of [['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
+    const growth = runs.find((r) => r.heapGrowth)?.heapGrowth;
+    if (!growth || !plainGrowth) continue;
+    const extra = diff(plainGrowth, growth); // presence growth − plain growth, per constructor
+    const total = [...extra.values()].reduce((a, v) => a + v.size, 0) / N;
+    growthSections.push(
+      `- ${mode}: ${fmtNum(total, 0)} B per socket more than plain SC in the snapshots; the largest differences (bytes per socket, objects per socket, constructor):`,
+      ...topPerSocket(extra, N, 15).map(({ key, bytes, count }) => `  - ${fmtNum(bytes, 0)} B, ${fmtNum(count, 2)} ×, \`${key}\``),
+    );
+  }
+  if (growthSections.length > 0) {
+    evidence.push(
+      '', '## Where the heap per socket goes (first run: V8 heap snapshots before and after the storm, self sizes by constructor, presence minus plain)', '',
+      ...growthSections,
+    );
+  }
+  const profiles = [plain, sqlite, mariadb].map((runs) => (runs as PlainRun[]).find((r) => r.profile)?.profile);
+  if (profiles[0] && (profiles[1] || profiles[2])) {
+    const perK = (ms: number | undefined) => (ms === undefined ? '—' : fmtNum((ms / N) * 1000, 0));
+    const keys = new Set(profiles.flatMap((p) => Object.keys(p?.categories ?? {})));
+    const extra = (key: string) => Math.max(...[1, 2].map((i) => (profiles[i]?.categories[key] ?? 0) - (profiles[0]?.categories[key] ?? 0)));
+    const total = (p?: ProfileSummary) => (p ? Object.values(p.categories).reduce((a, b) => a + b, 0) : undefined);
+    evidence.push(
+      '', `## Where the server's CPU goes in a connect storm (first run: an extra storm of ${N} sockets with the server profiled)`, '',
+      `Self time on the server's main thread in ms per 1000 sockets (V8's sampling profiler, idle left out: a blocking native call such as ` +
+        `SQLite's write and fsync counts as time), plain / SQLite / MariaDB, by where the code lives, largest presence − plain first. ` +
+        `Total: ${perK(total(profiles[0]))} / ${perK(total(profiles[1]))} / ${perK(total(profiles[2]))}.`,
+      '',
+      ...[...keys].sort((a, b) => extra(b) - extra(a)).slice(0, 14).map((key) =>
+        `- \`${key}\`: ${profiles.map((p) => perK(p ? (p.categories[key] ?? 0) : undefined)).join(' / ')}`),
+    );
+    for (const [label, p] of [['SQLite', profiles[1]], ['MariaDB', profiles[2]]] as const) {
+      if (!p) continue;
+      const base = profiles[0]?.functions ?? {};
+      const top = Object.entries(p.functions)
+        .map(([fn, ms]) => [fn, ms - (base[fn] ?? 0)] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10);
+      if (top.length === 0) continue;
+      evidence.push(`- ${label}: functions with the most self time over plain (ms per 1000 sockets): ` +
+        top.map(([fn, ms]) => `\`${fn}\` +${perK(ms)}`).join('; '));
+    }
+  }
+  evidence.push(
+    '', '## CPU during the connect storm (first socket created → last subscribe acknowledged)', '',
+    'Throughput on a machine that other work shares moves with that work; CPU time per socket much less. When the storm is ' +
+      'CPU-bound, plain CPU ÷ presence CPU (server + load generator + database, same run) is what the throughput ratio tends to.',
+    '',
+  );
+  for (const [mode, runs] of [['plain SC', plain], ['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
+    if (runs.length === 0) continue;
+    const per = (pick: (c: Cpu) => number | undefined) => stat(runs.map((r) => { const v = pick(r.stormCpu); return v === undefined ? undefined : (v / N) * 1000; }));
+    const busy = stat(runs.map((r) => (r.stormCpu.server + r.stormCpu.load + (r.stormCpu.db ?? 0)) / r.stormCpu.wall));
+    const machine = stat(runs.map((r) => (r.stormCpu.machine === undefined ? undefined : r.stormCpu.machine / r.stormCpu.wall)));
+    const total = (c: Cpu) => c.server + c.load + (c.db ?? 0);
+    const ratios = mode === 'plain SC' ? [] : runs.map((r) => {
+      const p = plain.find((x) => x.run === r.run);
+      return p ? total(p.stormCpu) / total(r.stormCpu) : undefined;
+    });
+    const cpuRatio = stat(ratios);
+    evidence.push(
+      `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}, load generator ${cell(per((c) => c.load), 0)}` +
+        `${mode === 'MariaDB' ? `, MariaDB ${cell(per((c) => c.db), 0)}` : ''}; cores busy with these processes ${cell(busy, 2)}, ` +
+        `with all processes of the machine ${cell(machine, 2)}, of ${os.cpus().length}` +
+        (cpuRatio ? `; plain CPU ÷ this CPU per socket ${cell(cpuRatio, 2, '×')}` : ''),
+    );
+  }
+  if (env.errors.length > 0) evidence.push('', '## Errors', '', ...env.errors.map((e) => `- ${e}`));
+
+  const doc = [...header, table, ...notes, ...evidence, ''].join('\n');
+  return { table: [...header, table, ...notes].join('\n'), doc };
+}

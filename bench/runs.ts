@@ -1,0 +1,359 @@
+/**
+ * One run of one mode: a plain socketcluster-server, or PresenceModule on SQLite or MariaDB, driven through a
+ * warm-up, the connect storm, idle, the disconnect storm, the paced disconnects of the hook latency phase and
+ * (presence) a second server that holds idle sockets with every periodic task sped up.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import type { SqlCounters } from '../test/support/sql-counter.js';
+import {
+  now, sleep, type ConnectResult, type DisconnectResult, type HeapReading, type IdleResult, type Peer, type ServerConfig,
+} from './common.js';
+import { diff, summarize, type HeapSummary } from './heap-diff.js';
+import {
+  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, type Cpu,
+} from './measurements.js';
+import { BENCH_DIR, N, connectTimeout, opts, progress, speedup } from './options.js';
+import { dirsToRemove, dropTables, startLoad, startServer, stopChild, tablesToDrop, type ServerHandle } from './processes.js';
+
+export interface PlainRun {
+  run: number;
+  throughput: number;
+  heapPerSocket: number;
+  /** CPU time of each process from just before the storm to its last subscribe acknowledged. */
+  stormCpu: Cpu;
+  /** Heap growth over the storm by constructor (first run, with heap snapshots). */
+  heapGrowth?: HeapSummary;
+  /** The server's CPU profile of an extra storm (first run): self time in ms by package and by function. */
+  profile?: ProfileSummary;
+}
+
+export interface ProfileSummary {
+  categories: Record<string, number>;
+  functions: Record<string, number>;
+}
+
+/**
+ * One more storm of N sockets, after the measured phases, with the server's CPU profiled (sampling every
+ * 200 µs) until the sockets are connected and, for presence, stored. Then they disconnect.
+ */
+async function profiledStorm(run: number, server: ServerHandle, load: Peer, authKey: string, db?: { outside: Outside; table: string }): Promise<ProfileSummary | undefined> {
+  if (!opts.cpuProfile || run !== 1) return undefined;
+  await server.peer.request('profile-start', {}, 10_000);
+  const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `c${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+  if (db) await until('profiled storm stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
+  const profile = await server.peer.request<ProfileSummary>('profile-stop', {}, 60_000);
+  checkStorm('profiled storm', storm);
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+  if (db) await until('profiled storm removed', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+  else await until('profiled storm gone', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  return profile;
+}
+
+/** Paths for the two heap snapshots of a server, when this run takes them. */
+function snapshotPaths(run: number, name: string): { base?: string; loaded?: string } {
+  if (!opts.heapSnapshots || run !== 1) return {};
+  const dir = mkdtempSync(join(os.tmpdir(), 'scp-bench-heap-'));
+  dirsToRemove.add(dir);
+  return { base: join(dir, `${name}-base.heapsnapshot`), loaded: join(dir, `${name}-loaded.heapsnapshot`) };
+}
+
+function heapGrowth(paths: { base?: string; loaded?: string }): HeapSummary | undefined {
+  if (!paths.base || !paths.loaded) return undefined;
+  const growth = diff(summarize(paths.base), summarize(paths.loaded));
+  rmSync(dirname(paths.base), { recursive: true, force: true });
+  return growth;
+}
+
+export interface PresenceRun extends PlainRun {
+  lifecycleQuestions?: number;
+  lifecycleLogger: number;
+  stormKinds: SqlCounters;
+  tableExactConnectMs: number;
+  countExactConnectMs: number;
+  tableExactDisconnectMs: number;
+  countExactDisconnectMs: number;
+  hookP50: number;
+  hookP99: number;
+  hookMax: number;
+  hooksMissing: number;
+  hookRateAchieved: number;
+  /** Disconnect sent → server's 'disconnection' event, and that event → hook, p50 / p99. */
+  hookToServerP50: number;
+  hookToServerP99: number;
+  hookInServerP50: number;
+  hookInServerP99: number;
+  hookKinds: SqlCounters;
+  /** MariaDB: Questions per second from other clients, measured for 1 s before this run's servers started. */
+  backgroundQps?: number;
+  /** Statements that failed (deadlocks, …) over the whole life of each server, by kind. */
+  failures: Record<string, number>;
+  idlePerMinQuestions?: number;
+  idlePerMinLogger: number;
+  idleKinds: SqlCounters;
+  idleWindowMs: number;
+  /** MariaDB: server-wide Questions minus the module's own statements over the storm (other clients' work). */
+  otherClientsStorm?: number;
+}
+
+
+/**
+ * A small round of the same work (connect, auth, subscribe, disconnect) before the baseline heap reading, so
+ * that code compiled and caches filled on first use are in the baseline, not counted per socket.
+ */
+async function warmUp(run: number, server: ServerHandle, load: Peer, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
+  const n = Math.min(100, N);
+  const w = await load.request<ConnectResult>('connect', { port: server.port, n, prefix: `w${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+  checkStorm('warm-up', w);
+  if (db) {
+    await until('warm-up stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * n);
+  }
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+  if (db) {
+    await until('warm-up removed', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+    // The join publish comes connectDelayMs after the last join; it must not fall into the storm.
+    await countReaches(server.counts, 0, w.tEnd + opts.defaultConnectDelayMs - 1000, 30_000);
+  } else {
+    await until('warm-up sockets gone', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  }
+}
+
+export async function runPlain(run: number): Promise<PlainRun> {
+  const authKey = randomBytes(16).toString('hex');
+  const server = await startServer(`plain#${run}`, { mode: 'plain', authKey, pingInterval: opts.defaultPingInterval });
+  const load = await startLoad(`load#${run}`);
+  try {
+    await warmUp(run, server, load, authKey);
+    const snapshots = snapshotPaths(run, 'plain');
+    const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+    const cpu0 = await cpuNow(server.peer, load);
+    const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `p${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+    const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load));
+    checkStorm('plain storm', storm);
+    const loaded = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.loaded }, 120_000);
+    if (loaded.clients !== N) throw new Error(`plain server holds ${loaded.clients} sockets, expected ${N}`);
+    await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+    await until('plain server empty', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+    const profile = await profiledStorm(run, server, load, authKey);
+    const result = { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile };
+    progress(`plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s, heap ${result.heapPerSocket.toFixed(0)} B/socket`);
+    return result;
+  } finally {
+    await stopChild(load);
+    await stopChild(server.peer);
+  }
+}
+
+interface Fixture {
+  server: ServerHandle;
+  db: Outside;
+  table: string;
+  authKey: string;
+}
+
+/** The failed statements counted by the server's logger since it started (retried ones included). */
+async function failuresOf(server: ServerHandle, into: Record<string, number>, label: string): Promise<void> {
+  const counters = await server.peer.request<SqlCounters>('sql', {}, 5000);
+  for (const [kind, n] of Object.entries(counters.kinds)) {
+    if (kind.startsWith('(failed)')) into[`${label}: ${kind}`] = (into[`${label}: ${kind}`] ?? 0) + n;
+  }
+}
+
+async function withPresenceServer<T>(
+  mode: 'sqlite' | 'mariadb',
+  name: string,
+  settings: Pick<ServerConfig, 'pingInterval' | 'pingsPerUpdate' | 'gc'>,
+  body: (fixture: Fixture) => Promise<T>,
+): Promise<T> {
+  const table = `bench_${randomBytes(4).toString('hex')}`;
+  const authKey = randomBytes(16).toString('hex');
+  let sqliteFile: string | undefined;
+  if (mode === 'sqlite') {
+    const dir = mkdtempSync(join(opts.sqliteDir, 'scp-bench-'));
+    dirsToRemove.add(dir);
+    sqliteFile = join(dir, 'presence.sqlite');
+  } else {
+    tablesToDrop.add(table);
+  }
+  const sqlLogFile = opts.logSql ? join(BENCH_DIR, `sql-${name.replace(/[^A-Za-z0-9-]+/g, '-')}.log`) : undefined;
+  if (sqlLogFile) writeFileSync(sqlLogFile, '');
+  const server = await startServer(name, { mode, authKey, tableName: table, sqliteFile, mysqlUrl: opts.mysqlUrl, sqlLogFile, ...settings });
+  let db: Outside | undefined;
+  try {
+    db = await Outside.connectTo(mode, sqliteFile);
+    return await body({ server, db, table, authKey });
+  } finally {
+    await stopChild(server.peer);
+    await db?.close().catch(() => undefined);
+    if (mode === 'mariadb') await dropTables(table);
+    if (sqliteFile) {
+      rmSync(dirname(sqliteFile), { recursive: true, force: true });
+      dirsToRemove.delete(dirname(sqliteFile));
+    }
+  }
+}
+
+export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: number): Promise<PresenceRun> {
+  const load = await startLoad(`load#${run}`);
+  const label = mode.padEnd(7);
+  const dbPid = mode === 'mariadb' ? findDatabasePid() : undefined;
+  let backgroundQps: number | undefined;
+  const failures: Record<string, number> = {};
+  try {
+    if (mode === 'mariadb') {
+      const outside = await Outside.connectTo('mariadb');
+      try {
+        const perRead = await outside.calibrate();
+        const q0 = await outside.questions();
+        const t0 = now();
+        await sleep(1000);
+        const q1 = await outside.questions();
+        backgroundQps = ((q1 - q0 - perRead) / (now() - t0)) * 1000;
+      } finally {
+        await outside.close();
+      }
+    }
+    // ---- server with the default ping and heartbeat: storm, heap, exactness, hook latency
+    const main = await withPresenceServer(mode, `${mode}#${run}`, { pingInterval: opts.defaultPingInterval }, async ({ server, db, table, authKey }) => {
+      const exactRows = (rows: number, presence: number) => async () => {
+        const t = await db.table(table);
+        return t.rows === rows && t.presence === presence;
+      };
+      await sleep(200); // startup statements (migration, lease) are over
+      await warmUp(run, server, load, authKey, { outside: db, table });
+      const snapshots = snapshotPaths(run, mode);
+      const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+      const perRead = mode === 'mariadb' ? await db.calibrate() : 0;
+      const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+      const q0 = mode === 'mariadb' ? await db.questions() : 0;
+      const sentBefore = db.sent; // from here on, every statement of this connection is subtracted
+
+      // connect + auth + subscribe storm
+      const cpu0 = await cpuNow(server.peer, load, dbPid);
+      const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `s${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+      const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load, dbPid));
+      checkStorm(`${mode} storm`, storm);
+      const tableExact = await until('table exact after the connect storm', 30_000, opts.pollMs, exactRows(3 * N, N));
+      const countExact = await countReaches(server.counts, N, storm.t0, 30_000);
+      const loaded = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.loaded }, 120_000);
+
+      // some go idle
+      const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: 30_000 }, 40_000);
+      if (idle.failed > 0) throw new Error(`setStatus idle failed for ${idle.failed} sockets: ${idle.errors.join('; ')}`);
+      await until('idle rows stored', 20_000, opts.pollMs, async () => (await db.table(table)).idle === idle.idle);
+
+      // all disconnect at once
+      const gone = await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+      const tableEmpty = await until('table empty after the disconnect storm', 30_000, opts.pollMs, exactRows(0, 0));
+      const countZero = await countReaches(server.counts, 0, gone.tFirst, 30_000);
+      await sleep(300); // trailing statements of the last flush and publish
+      const ownStatements = db.sent - sentBefore; // table polls; the final Questions read itself is perRead
+      const q1 = mode === 'mariadb' ? await db.questions() : 0;
+      const sql1 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+      const stormKinds = diffCounters(sql0, sql1);
+
+      // hook latency: another N users, disconnected at a steady rate
+      const hookStorm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `h${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+      checkStorm(`${mode} hook group`, hookStorm);
+      await until('table exact for the hook group', 30_000, opts.pollMs, exactRows(3 * N, N));
+      await sleep(200);
+      const hookSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+      const pacedMs = (N / opts.hookRate) * 1000;
+      const paced = await load.request<DisconnectResult>('disconnect', { rate: opts.hookRate, timeoutMs: pacedMs + 30_000 }, pacedMs + 40_000);
+      type HookRecords = { hooks: Array<[string, number]>; disconnections: Array<[string, number]> };
+      let records: HookRecords = { hooks: [], disconnections: [] };
+      await until('offline hooks of the hook group', 30_000, 100, async () => {
+        records = await server.peer.request<HookRecords>('hooks', { prefix: `h${run}-` }, 10_000);
+        return records.hooks.length >= N;
+      }).catch((error: Error) => progress(`${label} run ${run}: ${error.message} (${records.hooks.length} of ${N})`));
+      const sentAt = new Map(paced.sent);
+      const closedAt = new Map(records.disconnections);
+      const latencies = records.hooks.flatMap(([user, at]) => (sentAt.has(user) ? [at - sentAt.get(user)!] : [])).sort((a, b) => a - b);
+      const toServer = records.disconnections.flatMap(([user, at]) => (sentAt.has(user) ? [at - sentAt.get(user)!] : [])).sort((a, b) => a - b);
+      const inServer = records.hooks.flatMap(([user, at]) => (closedAt.has(user) ? [at - closedAt.get(user)!] : [])).sort((a, b) => a - b);
+      await until('table empty after the hook group', 30_000, opts.pollMs, exactRows(0, 0));
+      const hookKinds = diffCounters(hookSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
+      const profile = await profiledStorm(run, server, load, authKey, { outside: db, table });
+      await failuresOf(server, failures, 'default timings');
+
+      return {
+        run,
+        throughput: (N / (storm.tEnd - storm.t0)) * 1000,
+        heapPerSocket: (loaded.heapUsed - base.heapUsed) / N,
+        stormCpu,
+        heapGrowth: heapGrowth(snapshots),
+        profile,
+        lifecycleQuestions: mode === 'mariadb' ? (q1 - q0 - ownStatements - perRead) / N : undefined,
+        lifecycleLogger: stormKinds.total / N,
+        stormKinds,
+        otherClientsStorm: mode === 'mariadb' ? q1 - q0 - ownStatements - perRead - stormKinds.total : undefined,
+        tableExactConnectMs: tableExact - storm.tEnd,
+        countExactConnectMs: countExact - storm.tEnd,
+        tableExactDisconnectMs: tableEmpty - gone.tLast,
+        countExactDisconnectMs: countZero - gone.tLast,
+        hookP50: percentile(latencies, 50),
+        hookP99: percentile(latencies, 99),
+        hookMax: latencies[latencies.length - 1] ?? NaN,
+        hooksMissing: N - latencies.length,
+        hookRateAchieved: paced.sent.length > 1 ? ((paced.sent.length - 1) / (paced.tLast - paced.tFirst)) * 1000 : NaN,
+        hookToServerP50: percentile(toServer, 50),
+        hookToServerP99: percentile(toServer, 99),
+        hookInServerP50: percentile(inServer, 50),
+        hookInServerP99: percentile(inServer, 99),
+        hookKinds,
+      };
+    });
+
+    // ---- server with every periodic task `speedup` times faster: statements per minute of idle sockets
+    const period = opts.idlePingInterval * opts.idlePingsPerUpdate;
+    const gc = { intervalMs: Math.round(opts.defaultGcIntervalMs / speedup), thresholdMs: Math.round(opts.defaultGcThresholdMs / speedup) };
+    const idleResult = await withPresenceServer(
+      mode, `${mode}-idle#${run}`, { pingInterval: opts.idlePingInterval, pingsPerUpdate: opts.idlePingsPerUpdate, gc },
+      async ({ server, db, table, authKey }) => {
+        const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `i${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+        checkStorm(`${mode} idle group`, storm);
+        const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: 30_000 }, 40_000);
+        if (idle.failed > 0) throw new Error(`setStatus idle failed for ${idle.failed} sockets: ${idle.errors.join('; ')}`);
+        await until('idle group stored', 30_000, opts.pollMs, async () => {
+          const t = await db.table(table);
+          return t.rows === 3 * N && t.presence === N && t.idle === idle.idle;
+        });
+        await countReaches(server.counts, N, storm.t0, 30_000); // the delayed count publish is out of the window
+        await sleep(2 * period);
+        const perRead = mode === 'mariadb' ? await db.calibrate() : 0;
+        const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+        const q0 = mode === 'mariadb' ? await db.questions() : 0;
+        const w0 = now();
+        await sleep(opts.idleWindowMs);
+        const q1 = mode === 'mariadb' ? await db.questions() : 0;
+        const w1 = now();
+        const sql1 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+        const windowMs = w1 - w0;
+        const toDefaultMinute = (statements: number) => (statements / windowMs) * 60_000 / speedup;
+        const idleKinds = diffCounters(sql0, sql1);
+        await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+        await until('idle group gone', 30_000, 50, async () => (await db.table(table)).rows === 0);
+        await failuresOf(server, failures, `heartbeat and GC ${speedup}× faster`);
+        return {
+          idlePerMinQuestions: mode === 'mariadb' ? toDefaultMinute(q1 - q0 - perRead) : undefined,
+          idlePerMinLogger: toDefaultMinute(idleKinds.total),
+          idleKinds: { total: toDefaultMinute(idleKinds.total), kinds: Object.fromEntries(Object.entries(idleKinds.kinds).map(([k, v]) => [k, toDefaultMinute(v)])) },
+          idleWindowMs: windowMs,
+        };
+      },
+    );
+    const result: PresenceRun = { ...main, ...idleResult, backgroundQps, failures };
+    progress(
+      `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s, ` +
+        `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
+        `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` +
+        `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +
+        `hook p99 ${result.hookP99.toFixed(1)} ms, table exact ${result.tableExactConnectMs.toFixed(0)} / ${result.tableExactDisconnectMs.toFixed(0)} ms`,
+    );
+    return result;
+  } finally {
+    await stopChild(load);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Counting SQL statements, for the tests that hold the module to a statement budget and for the bench: one
+ * TypeORM logger that sees every statement of the module's own DataSource, and one connection of its own that
+ * reads MariaDB's server-wide `Questions` counter and knows what it sent itself.
+ */
+import { appendFileSync } from 'node:fs';
+import { DataSource, type DataSourceOptions, type Logger as OrmLogger } from 'typeorm';
+
+export interface SqlCounters {
+  total: number;
+  kinds: Record<string, number>;
+}
+
+export interface SqlStatementCounterOptions {
+  /** The module's `tableName`: kinds name its tables by their suffix (`sockets` for the base table itself). */
+  baseTable?: string;
+  /** Keep each statement, shortened, in `recorded`. */
+  record?: boolean;
+  /** Append each statement, with its kind, to this file. */
+  file?: string;
+  /** Called for a statement that failed (deadlocks, lost connections, …). */
+  onError?: (line: string) => void;
+}
+
+/**
+ * A TypeORM logger (`database.logger`) that counts every statement the module's DataSource sends, START
+ * TRANSACTION and COMMIT included, in total and by kind (see `statementKind`). Exact and blind to other clients.
+ */
+export class SqlStatementCounter implements OrmLogger {
+  total = 0;
+  readonly kinds = new Map<string, number>();
+  readonly recorded: string[] = [];
+
+  constructor(private readonly options: SqlStatementCounterOptions = {}) {}
+
+  logQuery(query: string, parameters?: unknown): void {
+    this.total++;
+    const kind = this.count(query);
+    if (this.options.record) this.recorded.push(oneLine(query).slice(0, 160));
+    if (this.options.file) {
+      const params = Array.isArray(parameters) ? ` -- ${parameters.length} params` : '';
+      appendFileSync(this.options.file, `${new Date().toISOString()} [${kind}] ${oneLine(query).slice(0, 400)}${params}\n`);
+    }
+  }
+
+  logQueryError(error: string | Error, query: string): void {
+    this.count(query, '(failed) ');
+    this.options.onError?.(`${String(error)}: ${oneLine(query).slice(0, 200)}`);
+  }
+
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+
+  snapshot(): SqlCounters {
+    return { total: this.total, kinds: Object.fromEntries(this.kinds) };
+  }
+
+  private count(query: string, prefix = ''): string {
+    const kind = `${prefix}${statementKind(query, this.options.baseTable ?? '')}`;
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+    return kind;
+  }
+}
+
+/**
+ * A connection of its own that counts the statements it sends, so that they can be taken off MariaDB's global
+ * `Questions` counter. performance_schema (which could count per thread) is off on a default MariaDB, so the
+ * counter is server-wide: what other clients do at the same time is in it too.
+ */
+export class QuestionsMeter {
+  /** Statements this connection sent. */
+  sent = 0;
+
+  protected constructor(private readonly ds: DataSource) {}
+
+  static async open(options: DataSourceOptions): Promise<QuestionsMeter> {
+    return new QuestionsMeter(await QuestionsMeter.connect(options));
+  }
+
+  protected static async connect(options: DataSourceOptions): Promise<DataSource> {
+    const ds = new DataSource(options.type === 'mysql' ? { ...options, extra: { connectionLimit: 1 } } : options);
+    await ds.initialize();
+    return ds;
+  }
+
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    this.sent++;
+    return (await this.ds.query(sql, params)) as T[];
+  }
+
+  async questions(): Promise<number> {
+    const [row] = await this.query<{ Value: string }>(`SHOW GLOBAL STATUS LIKE 'Questions'`);
+    return Number(row.Value);
+  }
+
+  /** What one `questions()` read adds to the counter by itself. */
+  async calibrate(): Promise<number> {
+    const a = await this.questions();
+    const b = await this.questions();
+    return b - a;
+  }
+
+  close(): Promise<void> {
+    return this.ds.destroy();
+  }
+}
+
+/**
+ * A short kind for a statement, e.g. `UPSERT sockets`, `SELECT … FOR UPDATE status`, `START TRANSACTION`:
+ * the verb (with the modifiers that matter for cost) and which of the module's tables it touches, named by the
+ * suffix after the base table name (`sockets` for the base table itself).
+ */
+export function statementKind(sql: string, baseTable: string): string {
+  const s = oneLine(sql);
+  const upper = s.toUpperCase();
+  for (const fixed of ['START TRANSACTION', 'BEGIN TRANSACTION', 'COMMIT', 'ROLLBACK', 'SET TRANSACTION ISOLATION LEVEL']) {
+    if (upper.startsWith(fixed)) return fixed === 'SET TRANSACTION ISOLATION LEVEL' ? 'SET TRANSACTION ISOLATION' : fixed;
+  }
+  const tableMatch = s.match(/\b(?:FROM|INTO|UPDATE)\s+[`"]?([A-Za-z0-9_]+)[`"]?/i);
+  const table = tableMatch?.[1];
+  let role = table ?? '';
+  if (baseTable && table === baseTable) role = 'sockets';
+  else if (baseTable && table?.startsWith(`${baseTable}_`)) role = table.slice(baseTable.length + 1);
+  let verb = upper.split(' ')[0];
+  if (verb === 'INSERT') {
+    if (/ON DUPLICATE KEY UPDATE|ON CONFLICT/.test(upper)) verb = 'UPSERT';
+    else if (/^INSERT (OR )?IGNORE/.test(upper)) verb = 'INSERT IGNORE';
+  } else if (verb === 'SELECT') {
+    if (/GET_LOCK|RELEASE_LOCK/.test(upper)) return 'SELECT GET_LOCK/RELEASE_LOCK';
+    if (/ FOR UPDATE$/.test(upper)) verb = 'SELECT … FOR UPDATE';
+    else if (/ GROUP BY /.test(upper)) verb = 'SELECT … GROUP BY';
+    else if (/^SELECT COUNT\(/.test(upper)) verb = 'SELECT COUNT';
+  }
+  return role ? `${verb} ${role}` : verb;
+}
+
+function oneLine(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim();
+}
