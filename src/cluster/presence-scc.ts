@@ -3,10 +3,14 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { AGServer } from 'socketcluster-server';
+import { requireOptionalPeer } from '../options/optional-peer.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceInstance } from './presence-instance.js';
 
 const require = createRequire(import.meta.url);
+/** scc-broker-client 10 asks for a skeleton-rendezvous 2 that is not on the registry: the app pins 1.1.3. */
+const SCC_INSTALL =
+  'npm pkg set overrides.scc-broker-client.skeleton-rendezvous=1.1.3 && npm install scc-broker-client@10';
 /** scc-broker-client has no flush: how long the last publishes get to leave before its sockets close. */
 const SHUTDOWN_GRACE_MS = 200;
 
@@ -27,6 +31,7 @@ export class PresenceScc {
   private readonly logger = new Logger('PresenceScc');
   private stateSocket?: ClosableSocket;
   private clusterClient?: { setBrokers(uris: string[]): void; listener(name: string): AsyncIterable<{ error: Error }> };
+  private sccBrokerClient?: { attach(brokerEngine: unknown, options: object): NonNullable<PresenceScc['clusterClient']> };
   private stopped = false;
   private onListening?: () => void;
 
@@ -39,6 +44,8 @@ export class PresenceScc {
   start(server: AGServer): void {
     const scc = this.config.options.scc;
     if (!scc) return;
+    // Loaded now, so that a missing package fails app.init() and not the later 'listening'.
+    this.sccBrokerClient = requireOptionalPeer('scc-broker-client', 'scc', SCC_INSTALL);
     const httpServer = server.httpServer ?? this.adapterHost.httpAdapter?.getHttpServer?.();
     const attach = () => this.attach(server, (httpServer?.address() as AddressInfo | null)?.port ?? 0);
     if (!httpServer || httpServer.listening) {
@@ -67,13 +74,13 @@ export class PresenceScc {
   private attach(server: AGServer, port: number): void {
     if (this.stopped) return;
     const { stateServerHost, stateServerPort, ...rest } = this.config.options.scc!;
-    const sccBrokerClient = require('scc-broker-client');
-    const scClient = require('socketcluster-client');
+    // Its own socketcluster-client (9.x brings a 19.x of its own), which may not be the app's.
+    const scClient = createRequire(require.resolve('scc-broker-client'))('socketcluster-client');
     // The state server socket is created inside attach() and not returned: catch it so shutdown can close it.
     const create = scClient.create;
     scClient.create = (options: unknown) => (this.stateSocket = create(options));
     try {
-      this.clusterClient = sccBrokerClient.attach(server.brokerEngine, {
+      this.clusterClient = this.sccBrokerClient!.attach(server.brokerEngine, {
         instanceId: this.instance.id,
         instancePort: port,
         stateServerHost,

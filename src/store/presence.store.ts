@@ -8,6 +8,7 @@ import type { PresenceSession } from '../presence-session.interface.js';
 import { presenceMigrations } from './migrations/index.js';
 import { presenceTableNames, type PresenceTableNames } from './presence-tables.js';
 import { dialectOf, fromSqlTime, toSqlTime, type SqlDialect } from './sql-dialect.js';
+import { assertDatabaseDriver } from './database-driver.js';
 
 /** What one socket of this instance should look like in the table. */
 export interface SocketRecord {
@@ -145,6 +146,7 @@ export class PresenceStore {
       this.dataSource = found;
       if (!found.isInitialized) await found.initialize();
     } else {
+      assertDatabaseDriver(database.options.type);
       this.dataSource = new DataSource({ ...database.options, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await this.dataSource.initialize();

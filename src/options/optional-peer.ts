@@ -1,0 +1,24 @@
+import { createRequire } from 'node:module';
+import { PresenceConfigError } from '../presence.errors.js';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads a package the module needs only for some options (a database driver, scc-broker-client). They are
+ * optional peers, so an app installs only what its options use; a missing one fails startup with the command
+ * that installs it, instead of a bare "Cannot find module" from deep inside TypeORM.
+ */
+export function requireOptionalPeer<T = unknown>(name: string, option: string, install: string): T {
+  try {
+    return require(name) as T;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const missing = code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${name}'`);
+    throw new PresenceConfigError([
+      missing
+        ? `${option} needs the package '${name}', which is not installed: run \`${install}\``
+        : `${option} needs the package '${name}', which is installed but does not load (${(error as Error).message}): ` +
+          `run \`${install}\` again`,
+    ]);
+  }
+}
