@@ -261,7 +261,8 @@ export class PresenceWriter {
         if (!previous) {
           result.joinedSockets++;
           result.connected.push(this.info(live.socket, userId));
-          cause(userId, id, 'connect');
+          // A login on the new socket before its first write is still a login, whatever the flush timing.
+          cause(userId, id, userId !== null && token !== live.handshakeToken ? 'auth' : 'connect');
         } else {
           if (previous.userId !== userId) {
             // Only a change of user moves a count; a new token or a status change does not.
