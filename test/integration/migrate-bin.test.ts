@@ -50,15 +50,15 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('npx nestjs-sc-presence 
 
   beforeAll(async () => {
     if (!existsSync(BIN)) throw new Error('run `npm run build` first: the bin is dist/cli/presence-cli.js');
-    admin = new DataSource({ type: 'mysql', url: MYSQL_URL });
-    await admin.initialize();
+    admin = await new DataSource({ type: 'mysql', url: MYSQL_URL }).initialize();
     await admin.query(`CREATE DATABASE \`${database}\``);
   });
 
   afterEach(async () => {
-    await disconnectAll(...sockets.splice(0));
-    await ctx?.close();
+    const app = ctx;
     ctx = undefined;
+    await disconnectAll(...sockets.splice(0));
+    await app?.close();
   });
 
   afterAll(async () => {
