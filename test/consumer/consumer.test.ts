@@ -67,6 +67,12 @@ describe.each(flavours)('a fresh $moduleType Nest app on $driver', ({ moduleType
     const printed = await app.sh('npm', ['install', tarball, driver, ...SERVER_PEERS], INSTALL_MS, NPM_ENV);
     expect(printed).not.toMatch(/ERESOLVE|ETARGET|notarget/);
     await app.sh('npx', ['tsc', '-p', '.'], 120_000);
+    // The client entry loads the way this app loads modules, and the bin runs from the installed package.
+    const client = "typeof m.createPresenceClient === 'function' || process.exit(1)";
+    await app.sh('node', moduleType === 'commonjs'
+      ? ['-e', `const m = require('nestjs-sc-presence/client'); ${client}`]
+      : ['--input-type=module', '-e', `const m = await import('nestjs-sc-presence/client'); ${client}`], 30_000);
+    expect(await app.sh('npx', ['nestjs-sc-presence', '--help'], 30_000)).toMatch(/^Usage: nestjs-sc-presence migrate --url/);
     const main = readFileSync(join(app.dir, 'dist/app.module.js'), 'utf8');
     expect(main).toMatch(moduleType === 'commonjs' ? /require\("nestjs-sc-presence"\)/ : /from 'nestjs-sc-presence'/);
   }, INSTALL_MS * 2 + 120_000);
