@@ -44,3 +44,16 @@ export const NO_DATA_SOURCE = (name: string) =>
 export const UNSUPPORTED_DATABASE = (type: unknown) =>
   `nestjs-sc-presence supports mysql, mariadb and better-sqlite3 databases, not '${String(type)}'`;
 export const STARTUP_LOCK_TIMEOUT = (name: string) => `could not take the startup lock '${name}' within 30 s`;
+
+// ------------------------------------------------------------------ packages an option needs
+
+export const PEER_MISSING = (option: string, name: string, install: string) =>
+  `${option} needs the package '${name}', which is not installed: run \`${install}\``;
+export const PEER_BROKEN = (option: string, name: string, install: string, why: string) =>
+  `${option} needs the package '${name}', which is installed but does not load (${why}): run \`${install}\` again`;
+export const SQLITE_UNBUILT = (option: string, why: string) =>
+  `${option}: better-sqlite3 is installed but not built (${why}): run ` +
+  '`npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3`';
+/** scc-broker-client 10 asks for a skeleton-rendezvous 2 that is not on the registry: the app pins 1.1.3. */
+export const SCC_INSTALL =
+  'npm pkg set overrides.scc-broker-client.skeleton-rendezvous=1.1.3 && npm install scc-broker-client@10';

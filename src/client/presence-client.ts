@@ -48,6 +48,20 @@ function defaultOnError(error: Error): void {
   console.warn(`nestjs-sc-presence/client: ${error.name}: ${error.message}`);
 }
 
+/** The socket methods the helper uses; socketcluster-client 14 and older (protocol 1) have none of the first three. */
+const SOCKET_METHODS = ['listener', 'invoke', 'killListenerConsumer', 'subscribe'] as const;
+
+/** Fails at once, with what to do, on a socket this helper cannot drive (instead of a TypeError later). */
+function assertDrivableSocket(socket: unknown): void {
+  const missing = SOCKET_METHODS.filter((name) => typeof (socket as Record<string, unknown> | null)?.[name] !== 'function');
+  if (missing.length === 0) return;
+  throw new TypeError(
+    `nestjs-sc-presence/client needs a socket of socketcluster-client 15 to 20 (create() of 'socketcluster-client'); ` +
+      `this one has no ${missing.map((name) => `${name}()`).join(', ')}. socketcluster-client 14 and older speak ` +
+      'protocol 1, which this helper does not drive: upgrade the client.',
+  );
+}
+
 /** Whether an error is the server refusing a presence request (bad status, anonymous socket, not allowed). */
 export function isPresenceError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'PresenceError';
@@ -75,6 +89,7 @@ export class PresenceClient {
     readonly socket: AGClientSocket,
     options: PresenceClientOptions = {},
   ) {
+    assertDrivableSocket(socket);
     this.onError = options.onError ?? defaultOnError;
     this.onStatusChange = options.onStatusChange;
     // Consumers of our own (not the socket's shared streams), so destroy() ends these loops and no one else's.

@@ -3,6 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { AGServer } from 'socketcluster-server';
+import { requireOptionalPeer } from '../options/optional-peer.loader.js';
+import { SCC_INSTALL } from '../presence.messages.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 
@@ -27,6 +29,7 @@ export class PresenceScc {
   private readonly logger = new Logger('PresenceScc');
   private stateSocket?: ClosableSocket;
   private clusterClient?: { setBrokers(uris: string[]): void; listener(name: string): AsyncIterable<{ error: Error }> };
+  private sccBrokerClient?: { attach(brokerEngine: unknown, options: object): NonNullable<PresenceScc['clusterClient']> };
   private stopped = false;
   private onListening?: () => void;
 
@@ -39,6 +42,8 @@ export class PresenceScc {
   start(server: AGServer): void {
     const scc = this.config.options.scc;
     if (!scc) return;
+    // Loaded now, so that a missing package fails app.init() and not the later 'listening'.
+    this.sccBrokerClient = requireOptionalPeer('scc-broker-client', 'scc', SCC_INSTALL);
     const httpServer = server.httpServer ?? this.adapterHost.httpAdapter?.getHttpServer?.();
     const attach = () => this.attach(server, (httpServer?.address() as AddressInfo | null)?.port ?? 0);
     if (!httpServer || httpServer.listening) {
@@ -67,13 +72,13 @@ export class PresenceScc {
   private attach(server: AGServer, port: number): void {
     if (this.stopped) return;
     const { stateServerHost, stateServerPort, ...rest } = this.config.options.scc!;
-    const sccBrokerClient = require('scc-broker-client');
-    const scClient = require('socketcluster-client');
+    // Its own socketcluster-client (9.x brings a 19.x of its own), which may not be the app's.
+    const scClient = createRequire(require.resolve('scc-broker-client'))('socketcluster-client');
     // The state server socket is created inside attach() and not returned: catch it so shutdown can close it.
     const create = scClient.create;
     scClient.create = (options: unknown) => (this.stateSocket = create(options));
     try {
-      this.clusterClient = sccBrokerClient.attach(server.brokerEngine, {
+      this.clusterClient = this.sccBrokerClient!.attach(server.brokerEngine, {
         instanceId: this.instance.id,
         instancePort: port,
         stateServerHost,

@@ -26,6 +26,8 @@ export interface SocketDiffInput {
   rewriteAll: boolean;
   /** Channels with channel presence; undefined when it is off. */
   watched?: (channel: string) => boolean;
+  /** The token a socket presented at its handshake, to tell a login right after connecting from it. */
+  handshakeToken?: (socketId: string) => unknown;
 }
 
 const ref = (state: SocketState): SessionRef => ({ socketId: state.socketId, userId: state.userId, ip: state.ip, origin: state.origin });
@@ -36,7 +38,7 @@ const row = ({ token: _token, channels: _channels, ...columns }: SocketState) =>
  * connected and left between two flushes is in neither and costs nothing; a socket whose key columns (user,
  * token, status) changed is written in full, otherwise only its new channels are.
  */
-export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched }: SocketDiffInput): SocketDiff {
+export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched, handshakeToken }: SocketDiffInput): SocketDiff {
   const diff: SocketDiff = {
     batch: { upserts: [], removedSockets: [], removedChannels: [] },
     next: new Map(),
@@ -76,7 +78,9 @@ export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched }: 
       if (!previous) {
         counts.joinedSockets++;
         diff.connected.push(ref(live));
-        cause(userId, id, 'connect');
+        // A login on the new socket before its first write is still a login, whatever the flush timing.
+        const loggedIn = userId !== null && handshakeToken !== undefined && live.token !== handshakeToken(id);
+        cause(userId, id, loggedIn ? 'auth' : 'connect');
       } else if (previous.userId !== userId) {
         // Only a change of user moves a count; a new token or a status change does not.
         counts.rekeyedSockets++;

@@ -13,6 +13,7 @@ import { SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
 import { CHUNK, type SqlContext, type Tx } from './sql.helpers.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
+import { assertDatabaseDriver } from './database-driver.check.js';
 
 export type { InstanceInfo } from './instances.table.js';
 export type { Tx } from './sql.helpers.js';
@@ -70,6 +71,7 @@ export class PresenceStore {
       this.dataSource = found;
       if (!found.isInitialized) await found.initialize();
     } else {
+      assertDatabaseDriver(database.options.type);
       this.dataSource = new DataSource({ ...database.options, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await this.dataSource.initialize();

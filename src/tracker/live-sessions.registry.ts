@@ -6,6 +6,8 @@ export interface LiveSession {
   readonly socket: AGServerSocket;
   status: SessionStatus;
   readonly connectedAt: Date;
+  /** The token the socket had when it connected (presented at the handshake), to tell a login after it apart. */
+  readonly handshakeToken: unknown;
 }
 
 /** The sockets open on this instance: the in-memory truth that the table is made to match. */
@@ -16,7 +18,7 @@ export class LiveSessions {
   add(socket: AGServerSocket): LiveSession {
     let session = this.sessions.get(socket.id);
     if (!session) {
-      session = { socket, status: 'online', connectedAt: new Date() };
+      session = { socket, status: 'online', connectedAt: new Date(), handshakeToken: socket.authToken };
       this.sessions.set(socket.id, session);
     }
     return session;

@@ -132,6 +132,7 @@ export class PresenceWriter {
     const watched = this.config.options.channelPresence;
     const diff = diffSockets({
       ids, live: (id) => this.liveState(id), stored: this.stored, rewriteAll: reconcile, watched: watched ? watched.matches : undefined,
+      handshakeToken: (id) => this.sessions.get(id)?.handshakeToken,
     });
     const { batch, counts } = diff;
     const at = new Date();

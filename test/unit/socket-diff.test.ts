@@ -29,6 +29,11 @@ describe('diffSockets', () => {
     expect(result.next.get('s1')).toMatchObject({ socketId: 's1' });
   });
 
+  it('reports a login on a new socket as auth, and a token presented at the handshake as connect', () => {
+    expect(diff([state('s1')], [], { handshakeToken: () => undefined }).causes.get('u1')?.reason).toBe('auth');
+    expect(diff([state('s1')], [], { handshakeToken: () => token }).causes.get('u1')?.reason).toBe('connect');
+  });
+
   it('leaves the token and the channel set out of the row it writes', () => {
     const [upsert] = diff([state('s1')], []).batch.upserts;
     expect(upsert.socket).not.toHaveProperty('token');

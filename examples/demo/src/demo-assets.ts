@@ -82,8 +82,8 @@ function importsOf(source: string): string[] {
 
 /** The file of the package's `./client` export (its `.ts` source in `src/` when running from sources). */
 async function clientEntryFile(fromSources: boolean): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }> };
-  const target = pkg.exports['./client'].import;
+  const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { default: string }> };
+  const target = pkg.exports['./client'].default;
   return join(PACKAGE_ROOT, fromSources ? target.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts') : target);
 }
 
