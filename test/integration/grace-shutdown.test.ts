@@ -117,6 +117,22 @@ describe.each(BACKENDS)('the last instance stops during the offline grace (%s)',
     expect(await statusRows(next.app)).toEqual({ erin: 'offline' });
   });
 
+  it.runIf(backend === 'mariadb')('not the last instance: the GC leader ends the grace, once, for the users who did not come back', async () => {
+    prepare();
+    const survivor = await instance();
+    const stopping = await instance();
+    for (const userId of ['ivy', 'jon']) await connect(stopping.app, userId);
+    await eventually(() => expect(stopping.hooks.userLines().sort()).toEqual(['user.online:ivy:connect', 'user.online:jon:connect']));
+    await stopping.app.close();
+    await connect(survivor.app, 'jon'); // reconnects elsewhere within the grace, as in a rolling deploy
+    await eventually(() => expect(survivor.hooks.userLines()).toEqual(['user.offline:ivy:cleanup']), 10_000);
+    await sleep(SETTLE_MS);
+    expect([...stopping.hooks.userLines(), ...survivor.hooks.userLines()].filter((line) => line.startsWith('user.offline'))).toEqual([
+      'user.offline:ivy:cleanup',
+    ]);
+    expect(await statusRows(survivor.app)).toEqual({ ivy: 'offline', jon: 'online' });
+  });
+
   it.runIf(backend === 'mariadb')('two instances starting at once: one offline hook per user between them', async () => {
     prepare();
     const users = ['fay', 'gus', 'hal'];
