@@ -13,14 +13,21 @@ export default defineConfig({
   },
   test: {
     root: new URL('..', import.meta.url).pathname,
-    include: ['test/**/*.test.ts'],
-    // The consumer test installs the packed package into throwaway apps: its own step (npm run test:consumer).
-    exclude: [...configDefaults.exclude, 'test/consumer/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Integration files share one MariaDB; each uses its own tables, so files may run side by side.
     fileParallelism: true,
     maxWorkers: 2,
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.vitest-report.json' }]] : ['default'],
+    // The consumer test installs the packed package into throwaway apps: its own step (npm run test:consumer).
+    // The cluster test starts several Nest processes at once and counts hooks across them within bounds: next
+    // to the browser test's Chromium on two cores it was starved of CPU. It runs after every other file, alone.
+    projects: [
+      {
+        extends: true,
+        test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/cluster/**', 'test/consumer/**'], sequence: { groupOrder: 0 } },
+      },
+      { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

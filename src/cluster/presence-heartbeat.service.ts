@@ -34,10 +34,16 @@ export class PresenceHeartbeat {
    */
   async start(): Promise<void> {
     const now = new Date();
-    const { coldStart } = await this.store.register(this.instance, new Date(now.getTime() - this.config.options.gc.thresholdMs), now);
+    const { gc, offlineGraceMs } = this.config.options;
+    const ago = (ms: number) => new Date(now.getTime() - ms);
+    const { coldStart, ...transitions } = await this.store.register(this.instance, ago(gc.thresholdMs), ago(offlineGraceMs), now);
     if (coldStart) {
-      this.logger.log('no other instance is alive: cold start, old presence rows dropped and every user set offline');
-      await this.effects.apply({ at: now, cleanup: {} }, { reason: 'cleanup', instanceId: this.instance.id });
+      const owed = transitions.changes.length + transitions.deferred.length;
+      this.logger.log(
+        'no other instance is alive: cold start, old presence rows dropped and every user set offline' +
+          (owed > 0 ? ` (${owed} left in their offline grace by the last instance to stop get their offline hook)` : ''),
+      );
+      await this.effects.apply({ at: now, cleanup: {}, ...transitions }, { reason: 'cleanup', instanceId: this.instance.id });
     }
     const timer = setInterval(() => void this.beat(), this.config.options.heartbeat.periodMs);
     this.scheduler.addInterval(HEARTBEAT_INTERVAL_NAME, timer);

@@ -146,20 +146,26 @@ export class PresenceStore {
    * Registers this instance. If no other instance is alive (lease renewed since `cutoff`), this is a cold
    * start: every old row is dropped and every user set offline, once. On MySQL a named lock makes the check
    * and the registration one step, so two instances starting together cannot both do it.
+   * Users that the last instance to stop left in their offline grace (a status, no session row) are not
+   * reset silently: those whose grace ended before `graceCutoff` go offline in the returned `changes`, the
+   * others are returned as `deferred` to wait out the rest of it.
    */
-  async register(instance: InstanceInfo, cutoff: Date, now: Date): Promise<{ coldStart: boolean }> {
+  async register(instance: InstanceInfo, cutoff: Date, graceCutoff: Date, now: Date): Promise<Transitions & { coldStart: boolean }> {
     const locked = async () => {
       const coldStart = (await this.direct((tx) => this.instances.othersAlive(tx, instance.id, cutoff))) === 0;
-      if (coldStart) {
-        await this.transaction(async (tx) => {
-          await this.sockets.deleteAll(tx);
-          await this.instances.deleteAll(tx);
-          await this.members?.deleteAll(tx);
-          await this.status.allOffline(tx, now);
-        });
-      }
+      const transitions = !coldStart ? NO_TRANSITIONS : await this.transaction(async (tx) => {
+        await this.status.offlineWithSessions(tx, now);
+        await this.sockets.deleteAll(tx);
+        await this.instances.deleteAll(tx);
+        await this.members?.deleteAll(tx);
+        // Every user still online or idle now is one left in an offline grace (the reset above took the rest).
+        const waiting = await this.status.orphans(tx, new Date(now.getTime() + 1));
+        const ended = new Set(await this.status.orphans(tx, graceCutoff));
+        const decided = await this.transitions(tx, [...ended], now, false);
+        return { ...decided, deferred: waiting.filter((userId) => !ended.has(userId)) };
+      });
       await this.heartbeat(instance, now);
-      return { coldStart };
+      return { coldStart, ...transitions };
     };
     if (this.isSqlite) return locked();
     return this.withRunner(async (runner) => {

@@ -81,10 +81,18 @@ export class StatusTable {
     return current;
   }
 
-  /** Cold start: every user offline, without events (the cleanup event says it). */
-  allOffline(tx: Tx, now: Date): Promise<number> {
+  /**
+   * Cold start, before the old rows go: every user who still has a session row of a dead instance is set
+   * offline without events (the cleanup event says it). Users without one are left alone: a stopped instance
+   * left them in their offline grace, and they are owed an offline hook (see `orphans`).
+   */
+  offlineWithSessions(tx: Tx, now: Date): Promise<number> {
     const at = toSqlTime(now);
-    return tx.exec(`UPDATE ${this.table} SET SCP_status = 'offline', SCP_changed = ?, SCP_last_seen = ? WHERE SCP_status <> 'offline'`, [at, at]);
+    return tx.exec(
+      `UPDATE ${this.table} SET SCP_status = 'offline', SCP_changed = ?, SCP_last_seen = ? WHERE SCP_status <> 'offline'
+       AND SCP_user_id IN (SELECT SCP_user_id FROM ${this.sql.t('sockets')} WHERE SCP_channel = ?)`,
+      [at, at, this.sql.presenceChannel],
+    );
   }
 
   /** Users whose row says online or idle with no session left and no change since `cutoff`. */

@@ -87,9 +87,14 @@ describe.each(flavours)('a fresh $moduleType Nest app on $driver', ({ moduleType
       return body.status === 'online' && body.users === 1 ? body : undefined;
     });
     expect(answer).toEqual({ status: 'online', users: 1 });
-    const rows = backend === 'mariadb' ? await mysqlRows() : sqliteRows(sqliteFile);
+    // Each socket's row is written in its own flush window: wait for both rather than for the status alone.
     const ids = sockets.map((socket) => String(socket.id)).sort();
-    expect(rows).toEqual(ids.map((socket) => ({ socket, user: 'ada' })));
+    const expected = ids.map((socket) => ({ socket, user: 'ada' }));
+    const rows = await waitFor(async () => {
+      const stored = backend === 'mariadb' ? await mysqlRows() : sqliteRows(sqliteFile);
+      return JSON.stringify(stored) === JSON.stringify(expected) ? stored : undefined;
+    });
+    expect(rows).toEqual(expected);
     expect(app.lines(/^hook /)).toEqual(['hook user.online ada connect']);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import type { PresenceEvent, UserStatusEvent, CleanupEvent } from '../../../src/index.js';
-import { freePort, spawnNode, spawnTsFixture, type ManagedProcess } from './processes.js';
+import { assertBuilt, freePort, spawnNode, spawnTsFixture, type ManagedProcess } from './processes.js';
 import type { InstanceConfig, LiveSocketView } from './protocol.js';
 
 const STATE_SERVER = 'test/cluster/fixtures/scc-state-server.ts';
@@ -67,6 +67,7 @@ export class Instance {
 }
 
 export async function startInstance(name: string, config: InstanceConfig): Promise<Instance> {
+  assertBuilt();
   const process = spawnTsFixture(name, INSTANCE, { PRESENCE_INSTANCE: JSON.stringify(config) });
   const ready = await process.waitFor((l) => l.kind === 'ready', 30_000, 'ready line');
   return new Instance(name, process, ready.port as number, ready.instanceId as string);

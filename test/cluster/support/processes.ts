@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { FIXTURE_LINE_PREFIX } from './protocol.js';
 
 /** The repository root: fixtures are started from there so that node_modules and tsx resolve. */
@@ -118,7 +120,8 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
 
 /** A TypeScript fixture run the documented way: `node --import tsx <file>`. */
 export function spawnTsFixture(name: string, file: string, env: Record<string, string> = {}): ManagedProcess {
-  return spawnNode(name, ['--import', 'tsx', file], env);
+  // test/tsconfig.json covers the test folders, so tsx compiles their decorators the way tsc does.
+  return spawnNode(name, ['--import', 'tsx', file], { TSX_TSCONFIG_PATH: 'test/tsconfig.json', ...env });
 }
 
 process.once('exit', () => {
@@ -141,4 +144,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The newest modification time of the files under `dir`, or 0 if it does not exist. */
+function newest(dir: string): number {
+  let latest = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir, { recursive: true }) as string[];
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) latest = Math.max(latest, statSync(join(dir, entry)).mtimeMs);
+  return latest;
+}
+
+/** The instance fixture runs the built package: refuse to test a dist/ that is missing or older than src/. */
+export function assertBuilt(): void {
+  const built = newest(join(ROOT, 'dist'));
+  if (built === 0) throw new Error('the cluster tests run the built package: run `npm run build` first');
+  if (newest(join(ROOT, 'src')) > built) throw new Error('dist/ is older than src/: run `npm run build` before the cluster tests');
 }
