@@ -9,7 +9,8 @@
  *   npm run bench:store              # 10 instances × 1,000 sessions for the ramp; 100k then 1M rows
  *   npm run bench:store -- --quick   # a smoke run (< 1 min): small table, two rates
  *
- * Options: --backends sqlite,mariadb  --rows N (full table, default 1,000,000)  --out FILE.
+ * Options: --backends sqlite,mariadb  --rates 250,500,…  --rows N (full table, default 1,000,000)  --out FILE;
+ * --ramp-only runs step 1 alone (written to bench/store-ramp.md and .svg).
  * Environment: PRESENCE_BENCH_MYSQL_URL (falls back to PRESENCE_TEST_MYSQL_URL).
  */
 import { randomBytes } from 'node:crypto';
@@ -25,7 +26,14 @@ import { type CostRow, type LatencyRow, type RampStep, type StoreResults, writeS
 import { CHANNELS_PER_SESSION, SimInstance } from './store-workload.js';
 
 const { values: argv } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, backends: { type: 'string' }, rows: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    'ramp-only': { type: 'boolean', default: false },
+    backends: { type: 'string' },
+    rates: { type: 'string' },
+    rows: { type: 'string' },
+    out: { type: 'string' },
+  },
   strict: true,
 });
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -34,14 +42,15 @@ const plan = {
   backends: (argv.backends?.split(',') ?? ['sqlite', 'mariadb']) as Backend[],
   rampInstances: quick ? 4 : 10,
   rampSessions: quick ? 250 : 1000,
-  rates: quick ? [500, 2000] : [1000, 2500, 5000, 10000, 20000, 40000, 80000],
+  rates: argv.rates?.split(',').map(Number) ?? (quick ? [500, 2000] : [250, 500, 1000, 2500, 5000, 10000, 20000, 40000]),
   stepMs: quick ? 2000 : 5000,
   ownSessions: quick ? 1000 : Math.ceil(100_000 / (1 + CHANNELS_PER_SESSION)),
   totalRows: Number(argv.rows ?? (quick ? 12_000 : 1_000_000)),
   liveForLatency: quick ? 3000 : 100_000,
   others: quick ? 5 : 49,
   samples: quick ? 5 : 30,
-  out: argv.out ?? join(BENCH_DIR, quick ? 'store-results-quick.md' : 'store-results.md'),
+  rampOnly: argv['ramp-only']!,
+  out: argv.out ?? join(BENCH_DIR, quick ? 'store-results-quick.md' : argv['ramp-only'] ? 'store-ramp.md' : 'store-results.md'),
 };
 const mysqlUrl = process.env.PRESENCE_BENCH_MYSQL_URL ?? process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const BATCH = 500;
@@ -185,14 +194,14 @@ async function costs(backend: Backend, log: StatementLog, sqliteFile: string): P
 }
 
 async function main(): Promise<void> {
-  const results: StoreResults = { quick, started: new Date().toISOString(), cores: os.cpus().length, loadBefore: os.loadavg(), plan, backends: [] };
+  const results: StoreResults = { quick, args: process.argv.slice(2), started: new Date().toISOString(), cores: os.cpus().length, loadBefore: os.loadavg(), plan, backends: [] };
   for (const backend of plan.backends) {
     const sqliteFile = join(os.tmpdir(), `scp-store-${process.pid}-${backend}.sqlite`);
     const log = new StatementLog();
     try {
       const steps = await ramp(backend, log, sqliteFile);
       rmSync(sqliteFile, { force: true });
-      const measured = await costs(backend, log, sqliteFile);
+      const measured = plan.rampOnly ? { costs: [], latency: [] } : await costs(backend, log, sqliteFile);
       results.backends.push({ backend, steps, ...measured });
     } finally {
       for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqliteFile + suffix, { force: true });

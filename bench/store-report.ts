@@ -37,6 +37,8 @@ export interface CostRow {
 
 export interface StoreResults {
   quick: boolean;
+  /** The command line's options, for the report's first line. */
+  args: string[];
   started: string;
   cores: number;
   loadBefore: number[];
@@ -59,12 +61,15 @@ function backendSection(b: StoreResults['backends'][number], r: StoreResults): s
   const lines = [
     `## ${b.backend}`,
     '',
-    `Sustained: **${best ? n(best.achieved) : 'none'} session changes/s** with flush p99 ≤ 1 s (${r.plan.rampInstances} instances × ${n(r.plan.rampSessions)} sessions, ${r.plan.stepMs / 1000} s per rate, the ramp stops at the first rate that fails).`,
+    `Sustained: **${best ? `${n(best.achieved)} session changes/s` : `less than the lowest rate offered, ${n(b.steps[0]?.rate ?? 0)}/s`}** with flush p99 ≤ 1 s (${r.plan.rampInstances} instances × ${n(r.plan.rampSessions)} sessions, ${r.plan.stepMs / 1000} s per rate, the ramp stops at the first rate that fails).`,
     '',
     '| offered /s | written /s | flushes | flush p50 ms | flush p99 ms | max ms | backlog at end | load (1 min) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...b.steps.map((s) => `| ${n(s.rate)} | ${n(s.achieved)} | ${n(s.flushes)} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} | ${n(s.backlog)} | ${s.load.toFixed(2)} |`),
     '',
+  ];
+  if (b.costs.length === 0) return lines;
+  lines.push(
     `One transition at a time (a join, a status change, a leave; ${r.plan.samples} of each):`,
     '',
     '| live sessions | p50 ms | p99 ms | join p50 | status p50 | leave p50 | load |',
@@ -79,7 +84,7 @@ function backendSection(b: StoreResults['backends'][number], r: StoreResults): s
     '',
     '<details><summary>Plans of every statement (EXPLAIN on the full table)</summary>',
     '',
-  ];
+  );
   const full = b.costs.filter((c) => c.stage !== 'own rows only');
   for (const c of full) for (const p of c.plans) lines.push(`- **${c.op}** \`${p.sql}\``, `  → ${p.plan}`);
   lines.push('', '</details>', '');
@@ -90,7 +95,7 @@ export function writeStoreReport(r: StoreResults, file: string): void {
   const lines = [
     '# Store capacity (no sockets)',
     '',
-    `\`npm run bench:store${r.quick ? ' -- --quick' : ''}\`, started ${r.started}; ${r.cores} cores shared with other processes: load average (1 / 5 / 15 min) ${load(r.loadBefore)} before, ${r.loadAfter ? load(r.loadAfter) : '?'} after.`,
+    `\`npm run bench:store${r.args.length ? ` -- ${r.args.join(' ')}` : ''}\`, started ${r.started}; ${r.cores} cores shared with other processes: load average (1 / 5 / 15 min) ${load(r.loadBefore)} before, ${r.loadAfter ? load(r.loadAfter) : '?'} after.`,
     '',
     'Simulated instances call `PresenceStore` as the writer does: one `write` per flush with the changes since the',
     'last one (25 % joins, 25 % leaves, 30 % online ⇄ idle, 20 % channel moves; each session has 2 channels, so 3 rows),',
