@@ -98,7 +98,10 @@ async function rampStep(instances: SimInstance[], rate: number): Promise<RampSte
   const elapsed = performance.now() - start;
   const flushes = instances.flatMap((s) => s.flushes);
   const done = instances.reduce((n, s) => n + s.written, 0) - written;
-  return { rate, achieved: (done / elapsed) * 1000, flushes: flushes.length, p50: pct(flushes, 50), p99: pct(flushes, 99), max: Math.max(...flushes), backlog, load: os.loadavg()[0] };
+  return {
+    rate, achieved: (done / elapsed) * 1000, flushes: flushes.length, p50: pct(flushes, 50), p99: pct(flushes, 99),
+    max: Math.max(...flushes), backlog, load: os.loadavg()[0],
+  };
 }
 
 async function ramp(backend: Backend, log: StatementLog, sqliteFile: string): Promise<RampStep[]> {
@@ -184,7 +187,11 @@ async function costs(backend: Backend, log: StatementLog, sqliteFile: string): P
     result.costs.push(...(await periodic(store, log, ownInfo, "own rows among other instances' rows", fullRows, true)));
     result.latency.push(await transitionLatency(own, plan.ownSessions + others.length * perOther, load));
     const reap = await log.measure(() => store.reapInstance('dead', new Date(Date.now() - minute), new Date()));
-    result.costs.push({ stage: `reap an instance of ${(others[0].sessions.size * (1 + CHANNELS_PER_SESSION)).toLocaleString('en')} rows`, rows: fullRows, op: 'reap', statements: reap.statements.length, ms: reap.ms, load: reap.load, plans: await explain(store, reap.statements.slice(0, 4)) });
+    const reapedRows = (others[0].sessions.size * (1 + CHANNELS_PER_SESSION)).toLocaleString('en');
+    result.costs.push({
+      stage: `reap an instance of ${reapedRows} rows`, rows: fullRows, op: 'reap', statements: reap.statements.length,
+      ms: reap.ms, load: reap.load, plans: await explain(store, reap.statements.slice(0, 4)),
+    });
     console.log(`${backend}: ${fullRows} rows measured`);
     return result;
   } finally {
