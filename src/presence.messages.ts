@@ -44,3 +44,12 @@ export const NO_DATA_SOURCE = (name: string) =>
 export const UNSUPPORTED_DATABASE = (type: unknown) =>
   `nestjs-sc-presence supports mysql, mariadb and better-sqlite3 databases, not '${String(type)}'`;
 export const STARTUP_LOCK_TIMEOUT = (name: string) => `could not take the startup lock '${name}' within 30 s`;
+
+// ------------------------------------------------------------------ database outages
+
+export const DATABASE_TIMEOUT = (what: string, ms: number) =>
+  `the database did not answer ${what} within ${ms} ms: its connection was dropped and the work is retried on a new one ` +
+  '(check the network to the database, or raise statementTimeoutMs / transactionTimeoutMs)';
+export const STATUS_NOT_STORED = (ms: number) =>
+  `the status was accepted but is not stored yet: the database did not answer within ${ms} ms. It is written when the ` +
+  'database answers again; call presence.setStatus again to wait for it';
