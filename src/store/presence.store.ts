@@ -72,10 +72,9 @@ export class PresenceStore {
       if (!found.isInitialized) await found.initialize();
     } else {
       const { statementTimeoutMs } = this.config.options;
-      // The driver's own bounds too (connect, and each query), so that mysql2 gives up on a silent peer by itself.
-      const bounds = database.options.type === 'better-sqlite3'
-        ? {}
-        : { connectTimeout: statementTimeoutMs, enableQueryTimeout: true, maxQueryExecutionTime: statementTimeoutMs };
+      // mysql2 gives up on a connection attempt to a silent peer by itself. Queries are bounded here instead of
+      // with the driver's query timeout, which TypeORM would also log as a slow query each time it fires.
+      const bounds = database.options.type === 'better-sqlite3' ? {} : { connectTimeout: statementTimeoutMs };
       this.dataSource = new DataSource({ ...bounds, ...database.options, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await this.dataSource.initialize();
