@@ -92,7 +92,7 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     // What is left of the shutdown's time, but a moment at least to say goodbye to a database that answers.
-    const closed = await this.store.close(Math.max(200, this.shutdownBy - Date.now()));
+    const closed = await this.store.close(this.shutdownBy ? Math.max(200, this.shutdownBy - Date.now()) : undefined);
     if (!closed) this.logger.warn('shutdown: the database connections did not close in time and were destroyed');
   }
 
