@@ -114,7 +114,9 @@ export class PresenceOrchestrator implements OnModuleInit, BeforeApplicationShut
         { reason: 'disconnect', instanceId: this.instance.id, shutdown: true },
       );
     } catch (error) {
-      this.logger.error(`could not remove this instance's rows; GC will: ${(error as Error).message}`);
+      this.logger.error(
+        `could not remove this instance's rows; the GC of another instance or the next cold start will: ${(error as Error).message}`,
+      );
     }
   }
 }

@@ -28,7 +28,7 @@ const TIMINGS: PresenceModuleOptions = {
 
 describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB', () => {
   let proxy: TcpProxy;
-  let ctx: PresenceApp | undefined;
+  const apps: PresenceApp[] = [];
   const sockets: AGClientSocket[] = [];
 
   beforeEach(async () => {
@@ -38,22 +38,23 @@ describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB'
   afterEach(async () => {
     await disconnectAll(...sockets.splice(0));
     proxy.restore();
-    await ctx?.close();
+    for (const app of apps) await app.close();
     await proxy.close();
-    if (ctx) await dropTables(ctx.table);
-    ctx = undefined;
+    for (const table of new Set(apps.splice(0).map((app) => app.table))) await dropTables(table);
   }, 30_000);
 
-  const start = async () => {
+  const start = async (extra: PresenceModuleOptions = {}) => {
     const options: PresenceModuleOptions = {
       database: { type: 'mysql', url: urlThrough(proxy.port) },
       tableName: uniqueTable('part'),
       flushIntervalMs: 5,
       usercount: { startupQuietMs: 0, connectDelayMs: 0 },
       ...TIMINGS,
+      ...extra,
     };
-    ctx = await startPresenceApp(options, { providers: [HookRecorder] });
-    return ctx;
+    const app = await startPresenceApp(options, { providers: [HookRecorder] });
+    apps.push(app);
+    return app;
   };
 
   const open = async (app: PresenceApp, userId: string, channels: string[] = []) => {
@@ -108,7 +109,7 @@ describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB'
 
     proxy.restore();
     const restoredAt = Date.now();
-    const expected = { ...Object.fromEntries([...before, ...after].map((u) => [u, 'online'])), u6: 'idle' };
+    const expected: Record<string, string> = { ...Object.fromEntries([...before, ...after].map((u) => [u, 'online'])), u6: 'idle' };
     for (const userId of before.slice(0, 5)) expected[userId] = 'offline';
     await eventually(async () => {
       expect(await tableRows(app)).toEqual(liveRows(app));
@@ -150,5 +151,27 @@ describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB'
     const left = await db.countRows(app.table).finally(() => db.close());
     expect(left).toBe(10);
     console.info(`[partition] app.close() during a blackhole returned after ${closeMs} ms (${left} rows left)`);
+  }, 30_000);
+
+  it('after an outage longer than the GC threshold that both instances saw, neither reaps the other', async () => {
+    // X renews every 400 ms and so first after the outage; Y only every 1.2 s, well after X's next GC pass.
+    const X = await start({ heartbeat: { pingsPerUpdate: 2 } });
+    const Y = await start({ tableName: X.table, heartbeat: { pingsPerUpdate: 6 } });
+    for (const userId of users('y', 3)) await open(Y, userId, ['room']);
+    await open(X, 'x0');
+    await eventually(async () => expect(await tableRows(X)).toEqual([...liveRows(X), ...liveRows(Y)].sort()), 10_000, 50);
+    const hooks = [X, Y].map((app) => app.app.get(HookRecorder));
+    await eventually(() => expect(hooks.flatMap((h) => h.userLines())).toHaveLength(4), 5000);
+    for (const h of hooks) h.clear();
+
+    proxy.cut();
+    await sleep(3 * TIMINGS.gc!.thresholdMs!);
+    proxy.restore();
+    // Long enough for X to have reaped Y several times over, had it not waited.
+    await sleep(TIMINGS.gc!.thresholdMs! + TIMINGS.statementTimeoutMs! + 2000);
+
+    const after = hooks.flatMap((h) => h.events.map((e) => `${e.type}:${'reason' in e ? e.reason : ''}`));
+    expect(after).toEqual([]);
+    expect(await tableRows(X)).toEqual([...liveRows(X), ...liveRows(Y)].sort());
   }, 30_000);
 });
