@@ -421,7 +421,7 @@ describe.sequential('a cluster of presence processes on one MariaDB, joined by S
         `${events.length} user hooks; ${reaped.length} instance reaped by the other after the restore (${downs} instance-down hooks)`,
     );
     await Promise.all([E.process.kill('SIGKILL'), F.process.kill('SIGKILL')]);
-  }, 60_000);
+  }, 90_000);
 
   it('d2. SIGTERM while the database is blackholed: the instance exits within shutdownTimeoutMs, and a cold start later drops its rows', async () => {
     const silentTable = uniqueTable('clusil');
