@@ -57,3 +57,12 @@ export const SQLITE_UNBUILT = (option: string, why: string) =>
 /** scc-broker-client 10 asks for a skeleton-rendezvous 2 that is not on the registry: the app pins 1.1.3. */
 export const SCC_INSTALL =
   'npm pkg set overrides.scc-broker-client.skeleton-rendezvous=1.1.3 && npm install scc-broker-client@10';
+
+// ------------------------------------------------------------------ database outages
+
+export const DATABASE_TIMEOUT = (what: string, ms: number) =>
+  `the database did not answer ${what} within ${ms} ms: its connection was dropped and the work is retried on a new one ` +
+  '(check the network to the database, or raise statementTimeoutMs / transactionTimeoutMs)';
+export const STATUS_NOT_STORED = (ms: number) =>
+  `the status was accepted but is not stored yet: the database did not answer within ${ms} ms. It is written when the ` +
+  'database answers again; call presence.setStatus again to wait for it';

@@ -89,7 +89,8 @@ export class PresenceService {
 
   /**
    * Sets the status of an authenticated socket connected to this instance, as the client's
-   * `presence.setStatus` invoke does; resolves once it is stored.
+   * `presence.setStatus` invoke does; resolves once it is stored. If the database does not answer within
+   * `statementTimeoutMs`, rejects with a PresenceError; the status stays queued and is written later.
    */
   setSessionStatus(socketId: string, status: SessionStatus): Promise<void> {
     return this.tracker.setStatus(socketId, status);

@@ -5,6 +5,7 @@ import { GC_INTERVAL_NAME } from '../presence.constants.js';
 import { CommitEffects } from '../effects/commit.effects.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
+import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 
 /**
  * Garbage collection, registered at runtime from the options on @nestjs/schedule's registry: every
@@ -22,6 +23,7 @@ export class PresenceGc {
     private readonly effects: CommitEffects,
     private readonly instance: PresenceInstance,
     private readonly scheduler: SchedulerRegistry,
+    private readonly heartbeat: PresenceHeartbeat,
   ) {}
 
   start(): void {
@@ -59,6 +61,8 @@ export class PresenceGc {
     // A status row still online or idle without sessions for longer than the grace (plus a heartbeat of slack
     // for the instance that owns the grace timer) belongs to an instance that died during that grace.
     const statusCutoff = new Date(now.getTime() - offlineGraceMs - heartbeat.periodMs);
+    // Leases and rows that look stale may only be so because this instance's view of time is what went away.
+    if (!this.heartbeat.mayReap(now.getTime())) return 0;
     try {
       const leases = await this.store.leases(cutoff);
       if (!this.isLeader(leases.leader)) return 0;

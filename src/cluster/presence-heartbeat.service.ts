@@ -18,6 +18,9 @@ export class PresenceHeartbeat {
   /** The last mismatch a reconcile was asked for, until a beat finds none. */
   private unmended?: string;
   private beating?: Promise<void>;
+  /** When this instance's lease was last renewed, and when a renewal last succeeded after a failed or late one. */
+  private renewedAt = 0;
+  private recoveredAt = 0;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -37,6 +40,7 @@ export class PresenceHeartbeat {
     const { gc, offlineGraceMs } = this.config.options;
     const ago = (ms: number) => new Date(now.getTime() - ms);
     const { coldStart, ...transitions } = await this.store.register(this.instance, ago(gc.thresholdMs), ago(offlineGraceMs), now);
+    this.renewedAt = now.getTime();
     if (coldStart) {
       const owed = transitions.changes.length + transitions.deferred.length;
       this.logger.log(
@@ -54,10 +58,26 @@ export class PresenceHeartbeat {
     await this.beating;
   }
 
+  /**
+   * Whether this instance may reap others. Not while its own renewals fail or are late, and not for one GC
+   * threshold (plus a statement's bound, for a renewal that was hung in the outage) after they succeed again:
+   * an outage that every instance saw left every lease stale, and the others are renewing theirs too.
+   */
+  mayReap(now = Date.now()): boolean {
+    const { gc, statementTimeoutMs } = this.config.options;
+    return !this.failing && now - this.renewedAt < gc.thresholdMs && now - this.recoveredAt >= gc.thresholdMs + statementTimeoutMs;
+  }
+
   beat(): Promise<void> {
     this.beating ??= this.store
       .heartbeat(this.instance, new Date())
       .then((refreshed) => {
+        const now = Date.now();
+        if (this.failing || now - this.renewedAt >= this.config.options.gc.thresholdMs) {
+          this.recoveredAt = now;
+          this.logger.log('lease renewed after a failed or late renewal: no instance is reaped for one GC threshold');
+        }
+        this.renewedAt = now;
         if (this.failing) {
           this.failing = false;
           this.logger.log('heartbeat succeeds again');

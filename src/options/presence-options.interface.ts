@@ -81,4 +81,16 @@ export interface PresenceModuleOptions {
   channelPresence?: ChannelPresenceOptions | false;
   /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */
   flushIntervalMs?: number;
+  /**
+   * Bound on every database statement and connection attempt on MySQL/MariaDB. A connection that passes it is
+   * destroyed, never handed out again, and the work is retried on a new one. Default 5000.
+   */
+  statementTimeoutMs?: number;
+  /** Bound on a whole transaction (a flush, a GC pass's reap, a shutdown's delete). Default 15000. */
+  transactionTimeoutMs?: number;
+  /**
+   * Bound on `app.close()` (and so on SIGTERM with shutdown hooks): rows that could not be deleted by then are
+   * left to the GC of another instance or to the next cold start. Default 10000.
+   */
+  shutdownTimeoutMs?: number;
 }

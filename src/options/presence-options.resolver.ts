@@ -69,7 +69,8 @@ class Checker {
 
 const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
-  'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs',
+  'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
+  'transactionTimeoutMs', 'shutdownTimeoutMs',
 ] as const;
 
 /** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
@@ -136,9 +137,19 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     isGlobal: isGlobal === true,
     channelPresence: resolveChannelPresence(c, raw.channelPresence),
     flushIntervalMs: c.int('flushIntervalMs', raw.flushIntervalMs, 20, 0),
+    ...resolveTimeouts(c, raw),
   };
   if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
   return resolved;
+}
+
+function resolveTimeouts(c: Checker, raw: Obj): Pick<ResolvedPresenceOptions, 'statementTimeoutMs' | 'transactionTimeoutMs' | 'shutdownTimeoutMs'> {
+  const statementTimeoutMs = c.int('statementTimeoutMs', raw.statementTimeoutMs, 5000, 100);
+  const transactionTimeoutMs = c.int('transactionTimeoutMs', raw.transactionTimeoutMs, 15_000, 100);
+  if (transactionTimeoutMs < statementTimeoutMs) {
+    c.problems.push(`transactionTimeoutMs (${transactionTimeoutMs}) must be at least statementTimeoutMs (${statementTimeoutMs})`);
+  }
+  return { statementTimeoutMs, transactionTimeoutMs, shutdownTimeoutMs: c.int('shutdownTimeoutMs', raw.shutdownTimeoutMs, 10_000, 100) };
 }
 
 function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {

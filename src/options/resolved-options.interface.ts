@@ -29,4 +29,7 @@ export interface ResolvedPresenceOptions {
         canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
       };
   flushIntervalMs: number;
+  statementTimeoutMs: number;
+  transactionTimeoutMs: number;
+  shutdownTimeoutMs: number;
 }

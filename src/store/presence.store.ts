@@ -12,6 +12,7 @@ import { presenceTableNames, type PresenceTableNames } from './presence.tables.j
 import { SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
 import { CHUNK, type SqlContext, type Tx } from './sql.helpers.js';
+import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
 
@@ -72,7 +73,11 @@ export class PresenceStore {
       if (!found.isInitialized) await found.initialize();
     } else {
       assertDatabaseDriver(database.options.type);
-      this.dataSource = new DataSource({ ...database.options, entities: [], migrations: [], subscribers: [] } as never);
+      const { statementTimeoutMs } = this.config.options;
+      // mysql2 gives up on a connection attempt to a silent peer by itself. Queries are bounded here instead of
+      // with the driver's query timeout, which TypeORM would also log as a slow query each time it fires.
+      const bounds = database.options.type === 'better-sqlite3' ? {} : { connectTimeout: statementTimeoutMs };
+      this.dataSource = new DataSource({ ...bounds, ...database.options, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await this.dataSource.initialize();
     }
@@ -90,8 +95,21 @@ export class PresenceStore {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.ownsDataSource && this.dataSource?.isInitialized) await this.dataSource.destroy();
+  /**
+   * Closes the module's own pool. Within `ms`, or its connections are destroyed: a pool's end() waits for each
+   * connection's goodbye, which a silent partition never answers.
+   */
+  async close(ms = this.config.options.statementTimeoutMs): Promise<boolean> {
+    if (!this.ownsDataSource || !this.dataSource?.isInitialized) return true;
+    const destroyed = this.dataSource.destroy().then(() => true, () => false);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const closed = await Promise.race([destroyed, late]).finally(() => clearTimeout(timer));
+    if (!closed) {
+      const pool = (this.dataSource.driver as unknown as { pool?: { _allConnections?: { toArray(): Array<{ destroy(): void }> } } }).pool;
+      for (const connection of pool?._allConnections?.toArray() ?? []) connection.destroy();
+    }
+    return closed;
   }
 
   // ---------------------------------------------------------------- socket writes (the writer's flush)
@@ -170,12 +188,13 @@ export class PresenceStore {
     if (this.isSqlite) return locked();
     return this.withRunner(async (runner) => {
       const name = `scp-start:${this.sql.tables.sockets}`;
-      const [{ got }] = (await runner.query('SELECT GET_LOCK(?, 30) AS got', [name])) as Array<{ got: number | string | null }>;
+      const lock = runner.query('SELECT GET_LOCK(?, 30) AS got', [name]) as Promise<Array<{ got: number | string | null }>>;
+      const [{ got }] = await this.bounded(runner, lock, 'the startup lock', 30_000 + this.config.options.statementTimeoutMs);
       if (Number(got) !== 1) throw new Error(STARTUP_LOCK_TIMEOUT(name));
       try {
         return await locked();
       } finally {
-        await runner.query('SELECT RELEASE_LOCK(?)', [name]);
+        await this.bounded(runner, runner.query('SELECT RELEASE_LOCK(?)', [name]), 'a statement');
       }
     });
   }
@@ -267,20 +286,37 @@ export class PresenceStore {
 
   // ---------------------------------------------------------------- connection and transactions
 
+  /** A runner for `fn`; a connection that timed out or broke is destroyed instead of going back to the pool. */
   private async withRunner<T>(fn: (runner: QueryRunner) => Promise<T>): Promise<T> {
     const runner = this.connection.createQueryRunner();
     try {
       return await fn(runner);
+    } catch (error) {
+      if (!this.isSqlite && isDeadConnection(error)) evict(runner);
+      throw error;
     } finally {
       await runner.release();
     }
   }
 
+  /** `work` on `runner` within `ms` (a statement's bound by default); on SQLite, which has no network, as it is. */
+  private bounded<T>(runner: QueryRunner, work: Promise<T>, what: string, ms = this.config.options.statementTimeoutMs): Promise<T> {
+    return this.isSqlite ? work : within(runner, work, ms, what);
+  }
+
+  /** The statements of `runner`, each bounded. */
+  private statementsOf(runner: QueryRunner): Tx {
+    return {
+      exec: async (sql, params) => (await this.bounded(runner, runner.query(sql, params, true), 'a statement')).affected ?? 0,
+      rows: (sql, params) => this.bounded(runner, runner.query(sql, params) as Promise<never[]>, 'a statement'),
+    };
+  }
+
   /** Statements outside a transaction: reads, and writes that are one statement. */
   private readonly direct = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
     fn({
-      exec: (sql, params) => this.withRunner(async (runner) => (await runner.query(sql, params, true)).affected ?? 0),
-      rows: (sql, params) => this.connection.query(sql, params),
+      exec: (sql, params) => this.withRunner((runner) => this.statementsOf(runner).exec(sql, params)),
+      rows: (sql, params) => this.withRunner((runner) => this.statementsOf(runner).rows(sql, params)),
     });
 
   /** Runs `work` again after a deadlock or a lock wait timeout, up to `attempts` times in all. */
@@ -302,11 +338,11 @@ export class PresenceStore {
   private async isolation(runner: QueryRunner): Promise<'READ COMMITTED' | undefined> {
     if (this.isSqlite) return undefined;
     if (!this.ownsDataSource) return 'READ COMMITTED';
-    await runner.connect();
+    await this.bounded(runner, runner.connect(), 'a connection attempt');
     const connection = (runner as unknown as { databaseConnection?: object }).databaseConnection;
     if (!connection) return 'READ COMMITTED';
     if (!this.readCommitted.has(connection)) {
-      await runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await this.bounded(runner, runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED'), 'a statement');
       this.readCommitted.add(connection);
     }
     return undefined;
@@ -314,24 +350,28 @@ export class PresenceStore {
 
   /**
    * Runs `fn` in one transaction (READ COMMITTED on MySQL, so reads after a lock see what others committed);
-   * a deadlock runs it again. On SQLite, transactions of this process are queued one after another.
+   * a deadlock runs it again. On SQLite, transactions of this process are queued one after another. On MySQL
+   * each statement is bounded by `statementTimeoutMs` and the whole by `transactionTimeoutMs`: past either,
+   * the connection is destroyed, which also ends the transaction on the server once it notices.
    */
   async transaction<T>(fn: (tx: Tx) => Promise<T>, attempts = 3): Promise<T> {
-    const work = () =>
-      this.withRunner(async (runner) => {
-        await runner.startTransaction(await this.isolation(runner));
-        try {
-          const result = await fn({
-            exec: async (sql, params) => (await runner.query(sql, params, true)).affected ?? 0,
-            rows: (sql, params) => runner.query(sql, params),
-          });
-          await runner.commitTransaction();
-          return result;
-        } catch (error) {
-          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-          throw error;
+    const body = async (runner: QueryRunner) => {
+      const isolation = await this.isolation(runner);
+      await this.bounded(runner, runner.startTransaction(isolation), 'the start of a transaction');
+      try {
+        const result = await fn(this.statementsOf(runner));
+        await this.bounded(runner, runner.commitTransaction(), 'a commit');
+        return result;
+      } catch (error) {
+        // A dead connection cannot roll back; destroying it (withRunner) does.
+        if (runner.isTransactionActive && !isDeadConnection(error)) {
+          await this.bounded(runner, runner.rollbackTransaction(), 'a rollback').catch(() => undefined);
         }
-      });
+        throw error;
+      }
+    };
+    const work = () =>
+      this.withRunner((runner) => this.bounded(runner, body(runner), 'a transaction', this.config.options.transactionTimeoutMs));
     if (!this.isSqlite) return this.retrying(work, attempts);
     const next = this.sqliteQueue.then(() => work(), () => work());
     this.sqliteQueue = next.catch(() => undefined);

@@ -7,10 +7,11 @@ import { ChannelPresence } from '../channels/channel-presence.service.js';
 import { revokeEndedAccess } from '../socketcluster/channel-access.check.js';
 import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
+import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
 import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
 import { LiveSessions } from './live-sessions.registry.js';
-import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_VALUE } from '../presence.messages.js';
+import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_NOT_STORED, STATUS_VALUE } from '../presence.messages.js';
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -78,7 +79,9 @@ export class PresenceTracker {
       session.status = status;
       this.writer.touch(socketId);
     }
-    await this.writer.written();
+    // Answered within a bound even while the database is unreachable: the change stays queued.
+    const ms = this.config.options.statementTimeoutMs;
+    if (!(await settledWithin(this.writer.written(), ms)).done) throw new PresenceError(STATUS_NOT_STORED(ms));
   }
 
   private connected(socket: AGServerSocket): void {

@@ -3,16 +3,22 @@ import { PresenceHeartbeat } from '../../src/cluster/presence-heartbeat.service.
 
 /** A heartbeat over a store that refreshes `refreshed` rows and a writer that believes it stored `stored`. */
 function heartbeat() {
-  const state = { refreshed: 0, stored: 0 as number | undefined, reconciles: 0 };
-  const store = { heartbeat: async () => state.refreshed };
+  const state = { refreshed: 0, stored: 0 as number | undefined, reconciles: 0, down: false };
+  const store = {
+    heartbeat: async () => {
+      if (state.down) throw new Error('connect ETIMEDOUT');
+      return state.refreshed;
+    },
+  };
   const writer = {
     get storedRows() {
       return state.stored;
     },
     requestReconcile: () => void state.reconciles++,
   };
-  const beat = new PresenceHeartbeat({} as never, store as never, writer as never, {} as never, {} as never, {} as never);
-  (beat as unknown as { logger: { warn(): void } }).logger = { warn: () => undefined } as never;
+  const config = { options: { gc: { thresholdMs: 120_000 }, statementTimeoutMs: 5000 } };
+  const beat = new PresenceHeartbeat(config as never, store as never, writer as never, {} as never, {} as never, {} as never);
+  (beat as unknown as { logger: object }).logger = { warn: () => undefined, log: () => undefined, error: () => undefined };
   return { beat, state };
 }
 
@@ -41,5 +47,34 @@ describe('PresenceHeartbeat, rows refreshed against rows stored', () => {
     Object.assign(state, { refreshed: 3, stored: undefined });
     await beat.beat();
     expect(state.reconciles).toBe(0);
+  });
+});
+
+describe('PresenceHeartbeat, reaping after an outage', () => {
+  /** gc.thresholdMs 120 s + statementTimeoutMs 5 s: how long a recovered instance holds off. */
+  const HOLD_MS = 125_000;
+
+  it('reaps nobody while its own renewal fails, nor for one threshold after it succeeds again', async () => {
+    const { beat, state } = heartbeat();
+    await beat.beat();
+    state.down = true;
+    await beat.beat();
+    expect(beat.mayReap()).toBe(false);
+    state.down = false;
+    await beat.beat();
+    const recovered = Date.now();
+    expect(beat.mayReap(recovered + 1000)).toBe(false);
+    await beat.beat();
+    // Renewals go on meanwhile (the last one is recent), and the hold ends.
+    (beat as unknown as { renewedAt: number }).renewedAt = recovered + HOLD_MS;
+    expect(beat.mayReap(recovered + HOLD_MS + 1)).toBe(true);
+  });
+
+  it('holds off too after a renewal that came later than the threshold (a paused process)', async () => {
+    const { beat } = heartbeat();
+    // The last renewal is older than the threshold: the process did not run for that long.
+    expect(beat.mayReap()).toBe(false);
+    await beat.beat();
+    expect(beat.mayReap(Date.now() + 1000)).toBe(false);
   });
 });

@@ -54,6 +54,15 @@ describe('resolvePresenceOptions: defaults', () => {
     expect(defaults.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 120_000 });
   });
 
+  it('bounds a statement at 5 s, a transaction at 15 s and a shutdown at 10 s', () => {
+    expect([defaults.statementTimeoutMs, defaults.transactionTimeoutMs, defaults.shutdownTimeoutMs]).toEqual([5000, 15_000, 10_000]);
+  });
+
+  it('keeps database bounds at their floor of 100 ms', () => {
+    const floor = resolve({ statementTimeoutMs: 100, transactionTimeoutMs: 100, shutdownTimeoutMs: 100 });
+    expect([floor.statementTimeoutMs, floor.transactionTimeoutMs, floor.shutdownTimeoutMs]).toEqual([100, 100, 100]);
+  });
+
   it('has no offline grace, is global and has no channel presence', () => {
     expect(defaults.offlineGraceMs).toBe(0);
     expect(defaults.isGlobal).toBe(true);
@@ -268,6 +277,12 @@ describe('resolvePresenceOptions: wrong values name the option', () => {
     ['offlineGraceMs', { offlineGraceMs: -1 }],
     ['offlineGraceMs', { offlineGraceMs: 2.5 }],
     ['flushIntervalMs', { flushIntervalMs: -1 }],
+    ['statementTimeoutMs', { statementTimeoutMs: 99 }],
+    ['statementTimeoutMs', { statementTimeoutMs: '5000' }],
+    ['transactionTimeoutMs', { transactionTimeoutMs: 0 }],
+    ['transactionTimeoutMs', { statementTimeoutMs: 6000, transactionTimeoutMs: 5000 }],
+    ['shutdownTimeoutMs', { shutdownTimeoutMs: 99 }],
+    ['shutdownTimeoutMs', { shutdownTimeoutMs: 1.5 }],
     ['isGlobal', { isGlobal: 'yes' }],
     ['scc.stateServerHost', { scc: {} }],
     ['scc.stateServerHost', { scc: { stateServerHost: '' } }],

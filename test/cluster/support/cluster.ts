@@ -69,7 +69,7 @@ export class Instance {
 export async function startInstance(name: string, config: InstanceConfig): Promise<Instance> {
   assertBuilt();
   const process = spawnTsFixture(name, INSTANCE, { PRESENCE_INSTANCE: JSON.stringify(config) });
-  const ready = await process.waitFor((l) => l.kind === 'ready', 30_000, 'ready line');
+  const ready = await process.waitFor((l) => l.kind === 'ready', 60_000, 'ready line');
   return new Instance(name, process, ready.port as number, ready.instanceId as string);
 }
 
