@@ -10,13 +10,13 @@
  *   npm run bench:store -- --quick   # a smoke run (< 1 min): small table, two rates
  *
  * Options: --backends sqlite,mariadb  --rates 250,500,…  --rows N (full table, default 1,000,000)  --out FILE;
- * --ramp-only runs step 1 alone (written to bench/store-ramp.md and .svg).
+ * --ramp-only runs step 1 alone (written to bench/store-ramp.md, its chart to docs/store-ramp.svg).
  * Environment: PRESENCE_BENCH_MYSQL_URL (falls back to PRESENCE_TEST_MYSQL_URL).
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { InstanceInfo, PresenceStore } from '../src/store/presence.store.js';
@@ -215,8 +215,10 @@ async function main(): Promise<void> {
     }
   }
   results.loadAfter = os.loadavg();
-  writeStoreReport(results, plan.out);
-  writeStoreChart(results, plan.out.replace(/\.md$/, '.svg'));
+  // A full run's chart goes to docs/, which the package ships, so that the README shows it on the registry page too.
+  const chart = quick ? plan.out.replace(/\.md$/, '.svg') : join(BENCH_DIR, '..', 'docs', basename(plan.out).replace(/\.md$/, '.svg'));
+  writeStoreReport(results, plan.out, chart);
+  writeStoreChart(results, chart);
   console.log(`wrote ${plan.out}`);
 }
 

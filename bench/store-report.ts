@@ -1,6 +1,6 @@
 /** The store capacity bench's results, as markdown (bench/store-results.md). */
 import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { dirname, relative } from 'node:path';
 import type { Backend } from './store-probe.js';
 
 export interface RampStep {
@@ -91,7 +91,7 @@ function backendSection(b: StoreResults['backends'][number], r: StoreResults): s
   return lines;
 }
 
-export function writeStoreReport(r: StoreResults, file: string): void {
+export function writeStoreReport(r: StoreResults, file: string, chart: string): void {
   const lines = [
     '# Store capacity (no sockets)',
     '',
@@ -101,7 +101,7 @@ export function writeStoreReport(r: StoreResults, file: string): void {
     'last one (25 % joins, 25 % leaves, 30 % online ⇄ idle, 20 % channel moves; each session has 2 channels, so 3 rows),',
     'one flush in flight per instance. Flush latency is from the oldest change of a flush to its commit.',
     '',
-    `![flush latency against offered session changes per second](${basename(file).replace(/\.md$/, '.svg')})`,
+    `![flush latency against offered session changes per second](${relative(dirname(file), chart)})`,
     '',
     ...r.backends.flatMap((b) => backendSection(b, r)),
   ];
