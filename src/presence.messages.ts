@@ -11,6 +11,8 @@ export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0
 export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';
 export const USER_IDS_TYPE = 'userIds must be an array of user ids';
 export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed string of 1 to ${max} characters`;
+export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
+  `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
 
 // ------------------------------------------------------------------ channel presence access

@@ -17,7 +17,7 @@ export interface ResolvedPresenceOptions {
   presenceChannel: string;
   usercount: false | { channel: string; type: UsercountType; startupQuietMs: number; connectDelayMs: number };
   heartbeat: { pingsPerUpdate: number; periodMs: number };
-  gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number };
+  gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number; retentionMs: number };
   offlineGraceMs: number;
   scc?: SccOptions;
   isGlobal: boolean;
@@ -29,4 +29,6 @@ export interface ResolvedPresenceOptions {
         canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
       };
   flushIntervalMs: number;
+  storeAuthToken: 'presence-row' | false;
+  limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
 }

@@ -6,6 +6,10 @@ export interface LiveSession {
   readonly socket: AGServerSocket;
   status: SessionStatus;
   readonly connectedAt: Date;
+  /** When a status change of this socket was last handed to the writer (see `limits.statusIntervalMs`). */
+  statusWrittenAt?: number;
+  /** A status change held until the interval since the last one has passed. */
+  statusHeld?: Promise<void>;
 }
 
 /** The sockets open on this instance: the in-memory truth that the table is made to match. */

@@ -9,8 +9,11 @@ import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
 import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
-import { LiveSessions } from './live-sessions.registry.js';
+import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
 import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_VALUE } from '../presence.messages.js';
+
+/** A read waits this long at most for the writes before it; then it reads what is stored. */
+const OWN_WRITES_WAIT_MS = 5000;
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -61,10 +64,19 @@ export class PresenceTracker {
   }
 
   /**
-   * Sets the status of a socket of this instance and resolves once it is stored. The same rules serve the
-   * client's `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
+   * Waits until what this instance accepted so far is stored (at most OWN_WRITES_WAIT_MS), so that a read
+   * that follows sees it: a socket that has just subscribed finds itself among the members.
    */
-  async setStatus(socketId: unknown, status: unknown): Promise<void> {
+  async ownWrites(): Promise<void> {
+    await this.writer.settle(OWN_WRITES_WAIT_MS);
+  }
+
+  /**
+   * Sets the status of a socket of this instance and resolves once it is stored (with `waitHeld` false, a change
+   * held by `limits.statusIntervalMs` resolves once accepted). The same rules serve the client's
+   * `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
+   */
+  async setStatus(socketId: unknown, status: unknown, waitHeld = true): Promise<void> {
     if (status !== 'online' && status !== 'idle') {
       throw new PresenceError(STATUS_VALUE(describeValue(status)));
     }
@@ -76,9 +88,36 @@ export class PresenceTracker {
     }
     if (session.status !== status) {
       session.status = status;
-      this.writer.touch(socketId);
+      const turn = this.statusTurn(session);
+      if (!waitHeld && session.statusHeld) return;
+      await turn;
     }
     await this.writer.written();
+  }
+
+  /**
+   * Hands a status change to the writer at most once per `limits.statusIntervalMs`: a change within the interval
+   * waits for its end, together with any others made meanwhile, and the writer stores only the last of them.
+   * A client that flaps costs one write (and at most one hook) per interval, not one per call.
+   */
+  private statusTurn(session: LiveSession): Promise<void> {
+    const interval = this.config.options.limits.statusIntervalMs;
+    const now = Date.now();
+    const wait = session.statusWrittenAt === undefined ? 0 : session.statusWrittenAt + interval - now;
+    if (wait <= 0 && !session.statusHeld) {
+      session.statusWrittenAt = now;
+      this.writer.touch(session.socket.id);
+      return Promise.resolve();
+    }
+    session.statusHeld ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        session.statusHeld = undefined;
+        session.statusWrittenAt = Date.now();
+        this.writer.touch(session.socket.id);
+        resolve();
+      }, Math.max(wait, 0)).unref();
+    });
+    return session.statusHeld;
   }
 
   private connected(socket: AGServerSocket): void {
@@ -86,11 +125,13 @@ export class PresenceTracker {
     this.sessions.add(socket);
     this.writer.touch(socket.id);
     // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
+    // A change held by limits.statusIntervalMs is acknowledged at once: the procedure's requests are answered one
+    // after another, so waiting would hold up the socket's later calls by one interval each.
     answerProcedure(socket, SET_STATUS_PROCEDURE, async (data) => {
-      await this.setStatus(socket.id, data);
+      await this.setStatus(socket.id, data, false);
     });
     if (this.config.options.channelPresence) {
-      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data));
+      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
     }
   }
 

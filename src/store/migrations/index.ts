@@ -1,5 +1,6 @@
 import { PresenceSchema1732406400000 } from './1732406400000-presence-schema.js';
 import { PresenceChannels1732492800000 } from './1732492800000-presence-channels.js';
+import { PresenceRetention1733011200000 } from './1733011200000-presence-retention.js';
 
 /** Every migration of the module, oldest first (what the TypeORM CLI and the startup runner execute). */
-export const presenceMigrations = [PresenceSchema1732406400000, PresenceChannels1732492800000];
+export const presenceMigrations = [PresenceSchema1732406400000, PresenceChannels1732492800000, PresenceRetention1733011200000];
