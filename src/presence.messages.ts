@@ -6,6 +6,8 @@
 // ------------------------------------------------------------------ refused client and service requests
 
 export const STATUS_VALUE = (got: string) => `status must be 'online' or 'idle' (got ${got})`;
+export const STATUS_BUSY = (max: number) =>
+  `too many status changes at once (at most ${max} unanswered): wait for the answer before the next presence.setStatus`;
 export const SOCKET_ID_TYPE = 'socketId must be a string';
 export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0, 64)}' is not connected to this instance`;
 export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';

@@ -10,10 +10,12 @@ import { PresenceWriter } from './presence.writer.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
 import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
 import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
-import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_VALUE } from '../presence.messages.js';
+import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_BUSY, STATUS_VALUE } from '../presence.messages.js';
 
 /** A read waits this long at most for the writes before it; then it reads what is stored. */
 const OWN_WRITES_WAIT_MS = 5000;
+/** `presence.setStatus` calls of one socket answered at once (they wait for the store, or for their interval). */
+const STATUS_CALLS_IN_FLIGHT = 16;
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -72,11 +74,10 @@ export class PresenceTracker {
   }
 
   /**
-   * Sets the status of a socket of this instance and resolves once it is stored (with `waitHeld` false, a change
-   * held by `limits.statusIntervalMs` resolves once accepted). The same rules serve the client's
-   * `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
+   * Sets the status of a socket of this instance and resolves once it is stored. The same rules serve the
+   * client's `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
    */
-  async setStatus(socketId: unknown, status: unknown, waitHeld = true): Promise<void> {
+  async setStatus(socketId: unknown, status: unknown): Promise<void> {
     if (status !== 'online' && status !== 'idle') {
       throw new PresenceError(STATUS_VALUE(describeValue(status)));
     }
@@ -88,9 +89,7 @@ export class PresenceTracker {
     }
     if (session.status !== status) {
       session.status = status;
-      const turn = this.statusTurn(session);
-      if (!waitHeld && session.statusHeld) return;
-      await turn;
+      await this.statusTurn(session);
     }
     await this.writer.written();
   }
@@ -125,11 +124,16 @@ export class PresenceTracker {
     this.sessions.add(socket);
     this.writer.touch(socket.id);
     // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
-    // A change held by limits.statusIntervalMs is acknowledged at once: the procedure's requests are answered one
-    // after another, so waiting would hold up the socket's later calls by one interval each.
-    answerProcedure(socket, SET_STATUS_PROCEDURE, async (data) => {
-      await this.setStatus(socket.id, data, false);
-    });
+    // Several calls at once, so that the changes held by limits.statusIntervalMs share one write and all resolve
+    // once it is stored; past a few in flight a flapping client is refused rather than queued.
+    answerProcedure(
+      socket,
+      SET_STATUS_PROCEDURE,
+      async (data) => {
+        await this.setStatus(socket.id, data);
+      },
+      { max: STATUS_CALLS_IN_FLIGHT, refusal: () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT)) },
+    );
     if (this.config.options.channelPresence) {
       answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
     }

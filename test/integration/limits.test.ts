@@ -162,8 +162,14 @@ describe.each(BACKENDS)('limits (%s)', (backend) => {
       const hooks = ctx.app.get(HookRecorder);
       hooks.clear();
       const before = logger.total;
-      // A burst of calls sent at once, then calls one after another as fast as they are answered.
-      await Promise.all(Array.from({ length: concurrent }, (_, i) => socket.invoke('presence.setStatus', i % 2 === 0 ? 'idle' : 'online')));
+      // A burst of calls sent at once (past the few answered at once, refused), then calls one after another
+      // as fast as they are answered.
+      const burst = await Promise.allSettled(
+        Array.from({ length: concurrent }, (_, i) => socket.invoke('presence.setStatus', i % 2 === 0 ? 'idle' : 'online')),
+      );
+      const refused = burst.filter((r) => r.status === 'rejected');
+      expect(refused.every((r) => (r as PromiseRejectedResult).reason.name === 'PresenceError')).toBe(true);
+      expect(refused.length).toBeGreaterThan(0);
       const calls = concurrent + (await flap(socket, 1500));
       await ctx.presence.getUserStatus('flappy');
       await sleep(50);
@@ -174,7 +180,7 @@ describe.each(BACKENDS)('limits (%s)', (backend) => {
 
     it('writes a flapping socket at most once per limits.statusIntervalMs', async () => {
       const figures = await measure(500, 2000);
-      expect(figures.calls).toBeGreaterThan(2000);
+      expect(figures.calls).toBeGreaterThanOrEqual(2000);
       // 1.5 s of sequential flapping plus the burst: a handful of intervals, each one flush and at most one hook.
       expect(figures.hooks).toBeLessThanOrEqual(8);
       expect(figures.statements).toBeLessThanOrEqual(8 * 12);
@@ -187,14 +193,13 @@ describe.each(BACKENDS)('limits (%s)', (backend) => {
       const started = Date.now();
       await socket.invoke('presence.setStatus', 'idle'); // first: written at once
       expect(await ctx.presence.getUserStatus('ida')).toBe('idle');
-      // Within the interval: acknowledged at once, held, and only the last of them stored at the interval's end.
-      await socket.invoke('presence.setStatus', 'online');
-      await socket.invoke('presence.setStatus', 'idle');
-      await socket.invoke('presence.setStatus', 'online');
+      // Within the interval: held, then only the last of them stored at the interval's end, and all resolve then.
+      const held = ['online', 'idle', 'online'].map((status) => socket.invoke('presence.setStatus', status));
       await sleep(100);
       expect(await ctx.presence.getUserStatus('ida')).toBe('idle');
-      await eventually(async () => expect(await ctx.presence.getUserStatus('ida')).toBe('online'));
+      await Promise.all(held);
       expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      expect(await ctx.presence.getUserStatus('ida')).toBe('online');
       const hooks = ctx.app.get(HookRecorder).userLines('ida');
       expect(hooks).toEqual(['user.online:ida:connect', 'user.idle:ida:status', 'user.online:ida:status']);
     });

@@ -68,7 +68,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     expect(stdout).toMatch(/PresenceSchema1732406400000 has been executed successfully/);
 
     expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`].sort());
-    expect((await migrations()).map((m) => m.name)).toEqual(['PresenceSchema1732406400000', 'PresenceChannels1732492800000']);
+    expect((await migrations()).map((m) => m.name)).toEqual(['PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'PresenceRetention1733011200000']);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(
       'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
@@ -92,7 +92,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     const { stdout } = await migrationRun();
     expect(stdout).toMatch(/No migrations are pending/);
     expect(await tables()).toEqual(before);
-    expect(await migrations()).toHaveLength(2);
+    expect(await migrations()).toHaveLength(3);
   }, 180_000);
 
   it('serves an app started with migrationsRun: false on those tables', async () => {
