@@ -2,6 +2,21 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
 import { toSqlTime } from '../sql.dialect.js';
 
+/** MySQL's duplicate column and duplicate key name errors, and SQLite's duplicate column. */
+const MADE_ALREADY = /ER_DUP_FIELDNAME|ER_DUP_KEYNAME|duplicate column name/i;
+
+/** Resolves true once `statement` ran, false if another instance had made the same thing first. */
+async function madeAlready(statement: Promise<unknown>): Promise<boolean> {
+  try {
+    await statement;
+    return true;
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (MADE_ALREADY.test(code ?? '') || MADE_ALREADY.test(message ?? '')) return false;
+    throw error;
+  }
+}
+
 /**
  * What GC needs to prune the side tables within `gc.retentionMs`: an index on the status rows' last-seen time,
  * and on each channel counter the time of its last diff (rows from before this migration count as changed
@@ -16,15 +31,19 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
     const t = presenceTableNames(this.tableName);
     const sqlite = queryRunner.connection.options.type === 'better-sqlite3';
     const q = (name: string) => (sqlite ? `"${name}"` : `\`${name}\``);
+    // Instances that start together run this at the same time: the loser of a race finds the column or
+    // index made already, which is what it wanted.
     if (!(await this.hasColumn(queryRunner, sqlite, t.channels, 'SCP_changed'))) {
-      await queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${sqlite ? 'DATETIME' : 'DATETIME(3)'} DEFAULT NULL`);
-      await queryRunner.query(`UPDATE ${q(t.channels)} SET ${q('SCP_changed')} = ?`, [toSqlTime(new Date())]);
+      const added = await madeAlready(
+        queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${sqlite ? 'DATETIME' : 'DATETIME(3)'} DEFAULT NULL`),
+      );
+      if (added) await queryRunner.query(`UPDATE ${q(t.channels)} SET ${q('SCP_changed')} = ?`, [toSqlTime(new Date())]);
     }
     for (const [index, table, column] of this.indexes()) {
       if (sqlite) {
         await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${q(index)} ON ${q(table)} (${q(column)})`);
       } else if (!(await this.hasIndex(queryRunner, table, index))) {
-        await queryRunner.query(`CREATE INDEX ${q(index)} ON ${q(table)} (${q(column)})`);
+        await madeAlready(queryRunner.query(`CREATE INDEX ${q(index)} ON ${q(table)} (${q(column)})`));
       }
     }
   }
