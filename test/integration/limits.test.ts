@@ -7,9 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
+import { DataSource } from 'typeorm';
 import { PresenceGc } from '../../src/cluster/presence-gc.service.js';
-import type { PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, databaseOptions, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { presenceMigrations, type PresenceModuleOptions } from '../../src/index.js';
+import { BACKENDS, databaseOptions, dropTables, eventually, presenceTestBed, sleep, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, subscribe } from '../support/clients.js';
 import { HookRecorder } from '../support/hook-recorder.js';
 import { SqlStatementCounter } from '../support/sql-counter.js';
@@ -122,6 +123,27 @@ describe.each(BACKENDS)('limits (%s)', (backend) => {
       const kept = (await ctx.sql<{ SCP_channel: string }>(`SELECT SCP_channel FROM ${channels} ORDER BY SCP_channel`)).map((r) => r.SCP_channel);
       expect(kept).toEqual(['room:here', 'room:recent']); // 'room:here' has a member
       expect(await ctx.presence.getUserStatusDetails(['old'])).toEqual({ old: { status: 'offline', since: null, lastSeen: null } });
+    });
+
+    it('upgrades channel counters made before the retention migration: kept, and stamped so that none is pruned at once', async () => {
+      const ds = new DataSource({ ...databaseOptions(backend) } as never);
+      await ds.initialize();
+      const table = uniqueTable('upg');
+      const runner = ds.createQueryRunner();
+      try {
+        const [schema, channels, ...later] = presenceMigrations;
+        await new schema(table).up(runner);
+        await new channels(table).up(runner);
+        await runner.query(`INSERT INTO ${table}_channels (SCP_channel, SCP_seq) VALUES ('room:old', 7)`);
+        for (const Migration of [...later, ...presenceMigrations]) await new Migration(table).up(runner); // twice: idempotent
+        const [row] = await runner.query(`SELECT SCP_seq, SCP_changed FROM ${table}_channels`);
+        expect(Number(row.SCP_seq)).toBe(7);
+        expect(row.SCP_changed).not.toBeNull();
+      } finally {
+        await runner.release();
+        await ds.destroy();
+        if (backend === 'mariadb') await dropTables(table);
+      }
     });
 
     it('prunes a backlog in bounded steps, one statement per table and run', async () => {
