@@ -6,11 +6,15 @@
 // ------------------------------------------------------------------ refused client and service requests
 
 export const STATUS_VALUE = (got: string) => `status must be 'online' or 'idle' (got ${got})`;
+export const STATUS_BUSY = (max: number) =>
+  `too many status changes at once (at most ${max} unanswered): wait for the answer before the next presence.setStatus`;
 export const SOCKET_ID_TYPE = 'socketId must be a string';
 export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0, 64)}' is not connected to this instance`;
 export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';
 export const USER_IDS_TYPE = 'userIds must be an array of user ids';
 export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed string of 1 to ${max} characters`;
+export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
+  `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
 
 // ------------------------------------------------------------------ channel presence access

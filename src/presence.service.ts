@@ -24,7 +24,10 @@ export interface UserStatusDetails {
 
 const USERCOUNT_TYPES: readonly UsercountType[] = ['users', 'sockets', 'subscriptions'];
 
-/** Who is online, read from the shared table: every instance gives the same answers. */
+/**
+ * Who is online, read from the shared table: every instance gives the same answers. Each read first waits for
+ * this instance's pending writes (bounded), so it sees every change of its own sockets made before the call.
+ */
 @Injectable()
 export class PresenceService {
   constructor(
@@ -54,6 +57,7 @@ export class PresenceService {
   async getUserStatusDetails(userIds: string[]): Promise<Record<string, UserStatusDetails>> {
     if (!Array.isArray(userIds)) throw new PresenceError(USER_IDS_TYPE);
     userIds.forEach(checkUserId);
+    await this.tracker.ownWrites();
     const stored = await this.store.statuses(userIds);
     const result: Record<string, UserStatusDetails> = {};
     for (const userId of userIds) {
@@ -70,11 +74,13 @@ export class PresenceService {
 
   async getUserSessions(userId: string): Promise<PresenceSession[]> {
     checkUserId(userId);
+    await this.tracker.ownWrites();
     return this.store.sessionsOfUsers([userId]);
   }
 
   async getChannelMembers(channel: string): Promise<PresenceSession[]> {
     checkChannel(channel, this.config.options.presenceChannel);
+    await this.tracker.ownWrites();
     return this.store.sessionsInChannel(channel);
   }
 
@@ -84,6 +90,7 @@ export class PresenceService {
     const kind = type ?? (usercount ? usercount.type : 'users');
     if (!USERCOUNT_TYPES.includes(kind)) throw new PresenceError(COUNT_TYPE(USERCOUNT_TYPES));
     if (channel !== undefined) checkChannel(channel, this.config.options.presenceChannel);
+    await this.tracker.ownWrites();
     return this.store.count(kind, channel);
   }
 

@@ -32,9 +32,13 @@ export class ChannelPresence {
     }
   }
 
-  /** The answer to `presence.members`: the members as of diff `seq`; later diffs continue from there. */
-  async members(socket: AGServerSocket, channel: unknown): Promise<ChannelSnapshot> {
+  /**
+   * The answer to `presence.members`: the members as of diff `seq`; later diffs continue from there.
+   * `settle` runs between the access check and the read (the tracker passes the wait for its own writes).
+   */
+  async members(socket: AGServerSocket, channel: unknown, settle?: () => Promise<void>): Promise<ChannelSnapshot> {
     const name = await checkChannelAccess(this.config.options, socket, channel);
+    await settle?.();
     return this.snapshot(name);
   }
 

@@ -7,6 +7,9 @@ import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 
+/** Rows each side table may lose per GC run. */
+const PRUNE_LIMIT = 500;
+
 /**
  * Garbage collection, registered at runtime from the options on @nestjs/schedule's registry: every
  * `gc.intervalMs`, rows and leases not refreshed within `gc.thresholdMs` are deleted and the count republished.
@@ -90,6 +93,11 @@ export class PresenceGc {
         },
         { reason: 'cleanup', instanceId: this.instance.id },
       );
+      // Side tables last: a bounded delete per run, so a backlog is worked off over a few runs.
+      const pruned = await this.store.prune(new Date(now.getTime() - gc.retentionMs), PRUNE_LIMIT);
+      if (pruned.statuses + pruned.channels > 0) {
+        this.logger.log(`pruned ${pruned.statuses} status rows and ${pruned.channels} channel counters older than gc.retentionMs`);
+      }
       if (this.failures > 0) this.logger.log(`garbage collection works again after ${this.failures} failed runs`);
       this.failures = 0;
       return rows + removedRows;

@@ -26,6 +26,21 @@ export interface GcOptions {
   intervalMs?: number;
   /** Rows and instances silent this long are removed (scpGcThreshold). Default 120000. */
   thresholdMs?: number;
+  /**
+   * An offline user's status row (and with it the last-seen time) is kept this long after the user was last
+   * seen, then pruned; channel counters of empty channels are pruned too. Default 30 days.
+   */
+  retentionMs?: number;
+}
+
+export interface LimitsOptions {
+  /** Subscriptions one socket may hold; a subscribe past it is refused. Default 1000. */
+  subscriptionsPerSocket?: number;
+  /**
+   * A socket's status changes are written at most once per this interval: a change within it is held until the
+   * interval ends and only the last one is written. Default 1000; 0 writes every change.
+   */
+  statusIntervalMs?: number;
 }
 
 type OwnDatabaseOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' | 'better-sqlite3' }>;
@@ -79,6 +94,13 @@ export interface PresenceModuleOptions {
   isGlobal?: boolean;
   /** Per-channel presence (who is in a room). Default `false`. */
   channelPresence?: ChannelPresenceOptions | false;
+  /**
+   * Where the auth token's JSON is stored: `'presence-row'` (the socket's own row only; its channel rows hold
+   * NULL) or `false` (nowhere). Default `'presence-row'`.
+   */
+  storeAuthToken?: 'presence-row' | false;
+  /** Bounds on what one socket can make the module store and do. */
+  limits?: LimitsOptions;
   /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */
   flushIntervalMs?: number;
   /**

@@ -11,6 +11,13 @@ const DATABASE_TYPES = ['mysql', 'mariadb', 'better-sqlite3'];
 const USERCOUNT_TYPES = ['users', 'sockets', 'subscriptions'];
 /** Suffixes are appended to the table name for the module's other tables, so keep it short and plain. */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/;
+/**
+ * Frames larger than this are refused by the attached server (SocketCluster's own default is 100 MiB). Presence
+ * itself sends little (a token of at most 16,000 characters, channel names of 255); 1 MiB leaves the app's own
+ * messages room while a few unauthenticated clients can no longer make the process buffer gigabytes.
+ */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Obj = Record<string, unknown>;
 
@@ -70,7 +77,7 @@ class Checker {
 const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
   'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
-  'transactionTimeoutMs', 'shutdownTimeoutMs',
+  'transactionTimeoutMs', 'shutdownTimeoutMs', 'storeAuthToken', 'limits',
 ] as const;
 
 /** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
@@ -101,7 +108,7 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
   const periodMs = pingInterval * pingsPerUpdate;
 
   const gcRaw = c.object('gc', raw.gc);
-  c.unknownKeys('gc.', gcRaw, ['enabled', 'intervalMs', 'thresholdMs']);
+  c.unknownKeys('gc.', gcRaw, ['enabled', 'intervalMs', 'thresholdMs', 'retentionMs']);
   let enabled: boolean | 'auto' = 'auto';
   if (gcRaw.enabled !== undefined) {
     if (gcRaw.enabled === true || gcRaw.enabled === false || gcRaw.enabled === 'auto') enabled = gcRaw.enabled;
@@ -111,6 +118,7 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     enabled,
     intervalMs: c.int('gc.intervalMs', gcRaw.intervalMs, 60_000, 10),
     thresholdMs: c.int('gc.thresholdMs', gcRaw.thresholdMs, 120_000, 10),
+    retentionMs: c.int('gc.retentionMs', gcRaw.retentionMs, 30 * DAY_MS, 1000),
   };
   if (gc.thresholdMs <= periodMs) {
     c.problems.push(
@@ -124,7 +132,11 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
 
   const resolved: ResolvedPresenceOptions = {
     server,
-    socketcluster: { path: '/socketcluster/', ...socketcluster },
+    socketcluster: {
+      path: '/socketcluster/',
+      ...socketcluster,
+      maxPayload: c.int('socketcluster.maxPayload', socketcluster.maxPayload, DEFAULT_MAX_PAYLOAD, 1024),
+    },
     database: resolveDatabase(c, raw.database),
     tableName,
     userIdField: c.string('userIdField', raw.userIdField, 'user_id'),
@@ -138,6 +150,8 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     channelPresence: resolveChannelPresence(c, raw.channelPresence),
     flushIntervalMs: c.int('flushIntervalMs', raw.flushIntervalMs, 20, 0),
     ...resolveTimeouts(c, raw),
+    storeAuthToken: resolveStoreAuthToken(c, raw.storeAuthToken),
+    limits: resolveLimits(c, raw.limits),
   };
   if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
   return resolved;
@@ -150,6 +164,21 @@ function resolveTimeouts(c: Checker, raw: Obj): Pick<ResolvedPresenceOptions, 's
     c.problems.push(`transactionTimeoutMs (${transactionTimeoutMs}) must be at least statementTimeoutMs (${statementTimeoutMs})`);
   }
   return { statementTimeoutMs, transactionTimeoutMs, shutdownTimeoutMs: c.int('shutdownTimeoutMs', raw.shutdownTimeoutMs, 10_000, 100) };
+}
+
+function resolveStoreAuthToken(c: Checker, value: unknown): ResolvedPresenceOptions['storeAuthToken'] {
+  if (value === undefined || value === 'presence-row') return 'presence-row';
+  if (value !== false) c.fail('storeAuthToken', "'presence-row' or false", value);
+  return false;
+}
+
+function resolveLimits(c: Checker, value: unknown): ResolvedPresenceOptions['limits'] {
+  const raw = c.object('limits', value);
+  c.unknownKeys('limits.', raw, ['subscriptionsPerSocket', 'statusIntervalMs']);
+  return {
+    subscriptionsPerSocket: c.int('limits.subscriptionsPerSocket', raw.subscriptionsPerSocket, 1000, 1),
+    statusIntervalMs: c.int('limits.statusIntervalMs', raw.statusIntervalMs, 1000, 0),
+  };
 }
 
 function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {

@@ -17,7 +17,7 @@ export interface ResolvedPresenceOptions {
   presenceChannel: string;
   usercount: false | { channel: string; type: UsercountType; startupQuietMs: number; connectDelayMs: number };
   heartbeat: { pingsPerUpdate: number; periodMs: number };
-  gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number };
+  gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number; retentionMs: number };
   offlineGraceMs: number;
   scc?: SccOptions;
   isGlobal: boolean;
@@ -32,4 +32,6 @@ export interface ResolvedPresenceOptions {
   statementTimeoutMs: number;
   transactionTimeoutMs: number;
   shutdownTimeoutMs: number;
+  storeAuthToken: 'presence-row' | false;
+  limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
 }

@@ -6,7 +6,7 @@ import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
 import { InboundMiddlewareChain, type InboundAction } from './inbound-middleware.chain.js';
 import { channelProblem } from './socket-identity.util.js';
-import { CANNOT_SUBSCRIBE, SERVER_ONLY_CHANNEL, SERVER_REQUIRED } from '../presence.messages.js';
+import { CANNOT_SUBSCRIBE, SERVER_ONLY_CHANNEL, SERVER_REQUIRED, TOO_MANY_SUBSCRIPTIONS } from '../presence.messages.js';
 
 /**
  * The AGServer presence runs on: the one given as `server`, or one attached to Nest's HTTP server at
@@ -48,6 +48,11 @@ export class AgServerHost {
     const options = this.config.options;
     const problem = channelProblem(channel, options.presenceChannel);
     if (problem) return new PresenceError(CANNOT_SUBSCRIBE(problem));
+    // SocketCluster handles a socket's packets one after another, so this count includes every earlier subscribe.
+    const max = options.limits.subscriptionsPerSocket;
+    if (!socket.isSubscribed(channel as string) && socket.subscriptions().length >= max) {
+      return new PresenceError(TOO_MANY_SUBSCRIPTIONS(max));
+    }
     const presence = options.channelPresence;
     if (!presence || !(channel as string).startsWith(presence.prefix)) return null;
     return checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length)).then(
@@ -75,7 +80,8 @@ export class AgServerHost {
 
   /**
    * Refuses, with a PresenceError the client receives at once: subscriptions that could not be stored (names
-   * longer than the column or not well-formed Unicode, the presence channel), subscriptions to a channel's
+   * longer than the column or not well-formed Unicode, the presence channel), subscriptions past
+   * `limits.subscriptionsPerSocket`, subscriptions to a channel's
    * presence by sockets that may not see it, and client publishes on the server's own channels. What these
    * rules allow goes on to the app's own inbound middleware, set before or after (see InboundMiddlewareChain).
    */

@@ -38,17 +38,34 @@ export function consumeListener<T>(
   };
 }
 
+/** Up to `max` requests answered at once; one more is refused with `refusal()` until one of them is answered. */
+export interface InFlight {
+  max: number;
+  refusal: () => Error;
+}
+
 /**
  * Answers every `socket.invoke(procedure, data)` with what `handle` resolves to, or rejects it with what it
- * throws. The loop ends when the socket closes.
+ * throws. One request at a time, or up to `inFlight.max` at once. The loop ends when the socket closes.
  */
-export function answerProcedure(socket: AGServerSocket, procedure: string, handle: (data: unknown) => unknown): void {
+export function answerProcedure(socket: AGServerSocket, procedure: string, handle: (data: unknown) => unknown, inFlight?: InFlight): void {
+  let running = 0;
+  const answer = async (request: { data: unknown; end(data?: unknown): void; error(error: Error): void }) => {
+    try {
+      request.end(await handle(request.data));
+    } catch (error) {
+      request.error(error as Error);
+    }
+  };
   void (async () => {
     for await (const request of socket.procedure(procedure)) {
-      try {
-        request.end(await handle(request.data));
-      } catch (error) {
-        request.error(error as Error);
+      if (!inFlight) {
+        await answer(request);
+      } else if (running >= inFlight.max) {
+        request.error(inFlight.refusal());
+      } else {
+        running++;
+        void answer(request).finally(() => running--);
       }
     }
   })();

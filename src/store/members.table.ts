@@ -1,6 +1,7 @@
 import type { ChannelDiff, Member, SessionStatus } from '../presence.types.js';
 import { sessionsStatus } from '../state/status.aggregate.js';
 import { diffMembers, type MemberRow } from '../state/members.diff.js';
+import { toSqlTime } from './sql.dialect.js';
 import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { SocketsTable } from './sockets.table.js';
 
@@ -19,7 +20,8 @@ export class MembersTable {
    * user's sockets per channel, compare with the members as last published, write the difference and number
    * each changed channel's diff. Channel rows are locked last, in key order, by everyone.
    */
-  async memberships(tx: Tx, userIds: string[]): Promise<ChannelDiff[]> {
+  async memberships(tx: Tx, userIds: string[], now: Date): Promise<ChannelDiff[]> {
+    const at = toSqlTime(now);
     const users = [...new Set(userIds)].sort();
     if (users.length === 0) return [];
     const after: MemberRow[] = [];
@@ -51,7 +53,10 @@ export class MembersTable {
     }
     const byChannel = new Map(diffs.map((diff) => [diff.channel, diff]));
     for (const part of chunks(diffs.map((diff) => diff.channel))) {
-      await tx.exec(this.sql.dialect.upsertCounter(this.sql.tables.channels, 'SCP_channel', 'SCP_seq', part.length), part);
+      await tx.exec(
+        this.sql.dialect.upsertCounter(this.sql.tables.channels, 'SCP_channel', 'SCP_seq', part.length, 'SCP_changed'),
+        part.flatMap((channel) => [channel, at]),
+      );
       const seqs = await tx.rows<{ SCP_channel: string; SCP_seq: SqlNumber }>(
         `SELECT SCP_channel, SCP_seq FROM ${this.sql.t('channels')} WHERE SCP_channel IN ${inList(part)}`,
         part,
@@ -75,6 +80,22 @@ export class MembersTable {
       .map((r) => ({ userId: r.SCP_user_id!, status: r.SCP_status! }))
       .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
     return { seq: Number(rows[rows.length - 1]?.seq ?? 0), members };
+  }
+
+  /**
+   * Counters of channels with no member and no diff since `cutoff`: one bounded statement. A channel that comes
+   * back starts again at seq 1; after `gc.retentionMs` without a diff nobody holds an older seq of it.
+   */
+  pruneChannels(tx: Tx, cutoff: Date, limit: number): Promise<number> {
+    const channels = this.sql.t('channels');
+    return tx.exec(
+      this.sql.dialect.deleteSome(
+        this.sql.tables.channels,
+        `SCP_changed < ? AND NOT EXISTS (SELECT 1 FROM ${this.sql.t('members')} m WHERE m.SCP_channel = ${channels}.SCP_channel)`,
+        limit,
+      ),
+      [toSqlTime(cutoff)],
+    );
   }
 
   deleteAll(tx: Tx): Promise<number> {

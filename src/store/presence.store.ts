@@ -244,6 +244,18 @@ export class PresenceStore {
     return { ...removed, rows, changes: [...removed.changes, ...repaired.changes], channels: [...removed.channels, ...repaired.channels] };
   }
 
+  /**
+   * Prunes the side tables: status rows of users offline and unseen since `cutoff`, and counters of empty
+   * channels with no diff since then. One bounded statement per table, each on an index; what is left over
+   * goes at the next run.
+   */
+  async prune(cutoff: Date, limit: number): Promise<{ statuses: number; channels: number }> {
+    const statuses = await this.direct((tx) => this.status.prune(tx, cutoff, limit));
+    const members = this.members;
+    const channels = members ? await this.direct((tx) => members.pruneChannels(tx, cutoff, limit)) : 0;
+    return { statuses, channels };
+  }
+
   // ---------------------------------------------------------------- reads
 
   channelSnapshot(channel: string): Promise<{ seq: number; members: Member[] }> {
@@ -281,7 +293,7 @@ export class PresenceStore {
   /** Status transitions, then (after every status lock) the channel presence diffs of the same users. */
   private async transitions(tx: Tx, users: string[], now: Date, deferOffline: boolean): Promise<Transitions> {
     const decided = await this.status.transitions(tx, users, now, deferOffline);
-    return { ...decided, channels: this.members ? await this.members.memberships(tx, users) : [] };
+    return { ...decided, channels: this.members ? await this.members.memberships(tx, users, now) : [] };
   }
 
   // ---------------------------------------------------------------- connection and transactions

@@ -25,12 +25,14 @@ export class SocketsTable {
     const updated = toSqlTime(now);
     const rows: unknown[][] = [];
     for (const { socket, presence, channels } of batch.upserts) {
-      const base = (channel: string) => [
-        socket.socketId, socket.userId, channel, updated, socket.authToken, socket.ip, socket.origin, instanceId,
+      // The token's JSON goes on the presence row only: copied into every channel row, one socket with a large
+      // token and many subscriptions would store it thousands of times.
+      const base = (channel: string, authToken: string | null) => [
+        socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId,
         socket.status, toSqlTime(socket.connectedAt),
       ];
-      if (presence) rows.push(base(this.sql.presenceChannel));
-      for (const channel of channels) rows.push(base(channel));
+      if (presence) rows.push(base(this.sql.presenceChannel, socket.authToken));
+      for (const channel of channels) rows.push(base(channel, null));
     }
     return rows;
   }

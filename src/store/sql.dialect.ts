@@ -7,8 +7,10 @@ export interface SqlDialect {
   id(name: string): string;
   /** `INSERT … VALUES (…),(…)` that, where `conflict` already exists, sets the `update` columns to the incoming values. */
   upsert(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
-  /** Inserts `rows` keys with counter 1, or adds 1 to the counter of those that exist. */
-  upsertCounter(table: string, key: string, counter: string, rows: number): string;
+  /** Inserts `rows` keys with counter 1, or adds 1 to the counter of those that exist; each key is followed by its param for `changed`, a time column. */
+  upsertCounter(table: string, key: string, counter: string, rows: number, changed: string): string;
+  /** Deletes at most `limit` rows of `table` matching `where`: one bounded statement. */
+  deleteSome(table: string, where: string, limit: number): string;
   /** `INSERT IGNORE` / `INSERT OR IGNORE`. */
   readonly insertIgnore: string;
   /** Row locks for a SELECT inside a transaction; SQLite's transactions are serialised anyway. */
@@ -35,9 +37,10 @@ export const mysqlDialect: SqlDialect = {
   upsert: (table, columns, rows, _conflict, update) =>
     `INSERT INTO ${mysqlId(table)} (${columns.map(mysqlId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
     `ON DUPLICATE KEY UPDATE ${assignments(update, mysqlId, (c) => `VALUES(${mysqlId(c)})`)}`,
-  upsertCounter: (table, key, counter, rows) =>
-    `INSERT INTO ${mysqlId(table)} (${mysqlId(key)}, ${mysqlId(counter)}) VALUES ${new Array(rows).fill('(?, 1)').join(', ')} ` +
-    `ON DUPLICATE KEY UPDATE ${mysqlId(counter)} = ${mysqlId(counter)} + 1`,
+  upsertCounter: (table, key, counter, rows, changed) =>
+    `INSERT INTO ${mysqlId(table)} (${mysqlId(key)}, ${mysqlId(counter)}, ${mysqlId(changed)}) VALUES ${new Array(rows).fill('(?, 1, ?)').join(', ')} ` +
+    `ON DUPLICATE KEY UPDATE ${mysqlId(counter)} = ${mysqlId(counter)} + 1, ${mysqlId(changed)} = VALUES(${mysqlId(changed)})`,
+  deleteSome: (table, where, limit) => `DELETE FROM ${mysqlId(table)} WHERE ${where} LIMIT ${Math.trunc(limit)}`,
   insertIgnore: 'INSERT IGNORE',
   forUpdate: ' FOR UPDATE',
   timeText: (column) => `DATE_FORMAT(${column}, '%Y-%m-%d %H:%i:%s.%f')`,
@@ -49,9 +52,12 @@ export const sqliteDialect: SqlDialect = {
   upsert: (table, columns, rows, conflict, update) =>
     `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
     `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
-  upsertCounter: (table, key, counter, rows) =>
-    `INSERT INTO ${sqliteId(table)} (${sqliteId(key)}, ${sqliteId(counter)}) VALUES ${new Array(rows).fill('(?, 1)').join(', ')} ` +
-    `ON CONFLICT (${sqliteId(key)}) DO UPDATE SET ${sqliteId(counter)} = ${sqliteId(counter)} + 1`,
+  upsertCounter: (table, key, counter, rows, changed) =>
+    `INSERT INTO ${sqliteId(table)} (${sqliteId(key)}, ${sqliteId(counter)}, ${sqliteId(changed)}) VALUES ${new Array(rows).fill('(?, 1, ?)').join(', ')} ` +
+    `ON CONFLICT (${sqliteId(key)}) DO UPDATE SET ${sqliteId(counter)} = ${sqliteId(counter)} + 1, ${sqliteId(changed)} = excluded.${sqliteId(changed)}`,
+  // DELETE … LIMIT is a compile-time option of SQLite: select the rowids instead.
+  deleteSome: (table, where, limit) =>
+    `DELETE FROM ${sqliteId(table)} WHERE rowid IN (SELECT rowid FROM ${sqliteId(table)} WHERE ${where} LIMIT ${Math.trunc(limit)})`,
   insertIgnore: 'INSERT OR IGNORE',
   forUpdate: '',
   timeText: (column) => column,

@@ -105,6 +105,14 @@ export class StatusTable {
     return rows.map((row) => row.SCP_user_id);
   }
 
+  /**
+   * Status rows of users offline and not seen since `cutoff`, at most `limit` of them. A user without a row
+   * reads as offline and never seen, so only the last-seen time is forgotten.
+   */
+  prune(tx: Tx, cutoff: Date, limit: number): Promise<number> {
+    return tx.exec(this.sql.dialect.deleteSome(this.sql.tables.status, `SCP_status = 'offline' AND SCP_last_seen < ?`, limit), [toSqlTime(cutoff)]);
+  }
+
   /** The stored status of each user who has a row. */
   async read(tx: Tx, userIds: string[]): Promise<Map<string, UserStatusRow>> {
     const out = new Map<string, UserStatusRow>();

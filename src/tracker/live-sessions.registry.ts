@@ -8,6 +8,10 @@ export interface LiveSession {
   readonly connectedAt: Date;
   /** The token the socket had when it connected (presented at the handshake), to tell a login after it apart. */
   readonly handshakeToken: unknown;
+  /** When a status change of this socket was last handed to the writer (see `limits.statusIntervalMs`). */
+  statusWrittenAt?: number;
+  /** A status change held until the interval since the last one has passed. */
+  statusHeld?: Promise<void>;
 }
 
 /** The sockets open on this instance: the in-memory truth that the table is made to match. */

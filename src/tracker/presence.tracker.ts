@@ -10,8 +10,13 @@ import { PresenceWriter } from './presence.writer.js';
 import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
 import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
-import { LiveSessions } from './live-sessions.registry.js';
-import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_NOT_STORED, STATUS_VALUE } from '../presence.messages.js';
+import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
+import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_BUSY, STATUS_NOT_STORED, STATUS_VALUE } from '../presence.messages.js';
+
+/** A read waits this long at most for the writes before it; then it reads what is stored. */
+const OWN_WRITES_WAIT_MS = 5000;
+/** `presence.setStatus` calls of one socket answered at once (they wait for the store, or for their interval). */
+const STATUS_CALLS_IN_FLIGHT = 16;
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -62,6 +67,14 @@ export class PresenceTracker {
   }
 
   /**
+   * Waits until what this instance accepted so far is stored (at most OWN_WRITES_WAIT_MS), so that a read
+   * that follows sees it: a socket that has just subscribed finds itself among the members.
+   */
+  async ownWrites(): Promise<void> {
+    await this.writer.settle(OWN_WRITES_WAIT_MS);
+  }
+
+  /**
    * Sets the status of a socket of this instance and resolves once it is stored. The same rules serve the
    * client's `presence.setStatus` invoke and `PresenceService.setSessionStatus`.
    */
@@ -77,11 +90,36 @@ export class PresenceTracker {
     }
     if (session.status !== status) {
       session.status = status;
-      this.writer.touch(socketId);
+      await this.statusTurn(session);
     }
     // Answered within a bound even while the database is unreachable: the change stays queued.
     const ms = this.config.options.statementTimeoutMs;
     if (!(await settledWithin(this.writer.written(), ms)).done) throw new PresenceError(STATUS_NOT_STORED(ms));
+  }
+
+  /**
+   * Hands a status change to the writer at most once per `limits.statusIntervalMs`: a change within the interval
+   * waits for its end, together with any others made meanwhile, and the writer stores only the last of them.
+   * A client that flaps costs one write (and at most one hook) per interval, not one per call.
+   */
+  private statusTurn(session: LiveSession): Promise<void> {
+    const interval = this.config.options.limits.statusIntervalMs;
+    const now = Date.now();
+    const wait = session.statusWrittenAt === undefined ? 0 : session.statusWrittenAt + interval - now;
+    if (wait <= 0 && !session.statusHeld) {
+      session.statusWrittenAt = now;
+      this.writer.touch(session.socket.id);
+      return Promise.resolve();
+    }
+    session.statusHeld ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        session.statusHeld = undefined;
+        session.statusWrittenAt = Date.now();
+        this.writer.touch(session.socket.id);
+        resolve();
+      }, Math.max(wait, 0)).unref();
+    });
+    return session.statusHeld;
   }
 
   private connected(socket: AGServerSocket): void {
@@ -89,11 +127,18 @@ export class PresenceTracker {
     this.sessions.add(socket);
     this.writer.touch(socket.id);
     // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
-    answerProcedure(socket, SET_STATUS_PROCEDURE, async (data) => {
-      await this.setStatus(socket.id, data);
-    });
+    // Several calls at once, so that the changes held by limits.statusIntervalMs share one write and all resolve
+    // once it is stored; past a few in flight a flapping client is refused rather than queued.
+    answerProcedure(
+      socket,
+      SET_STATUS_PROCEDURE,
+      async (data) => {
+        await this.setStatus(socket.id, data);
+      },
+      { max: STATUS_CALLS_IN_FLIGHT, refusal: () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT)) },
+    );
     if (this.config.options.channelPresence) {
-      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data));
+      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
     }
   }
 

@@ -58,6 +58,22 @@ export class PresenceWriter {
   }
 
   /**
+   * Like `written()`, but a flush still waiting for its batch to fill starts now, and the wait ends after
+   * `maxMs` in any case (e.g. while the database is unreachable). Resolves with whether everything was stored.
+   */
+  settle(maxMs: number): Promise<boolean> {
+    const done = this.written().then(() => true);
+    if (this.timer && this.failures === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), maxMs)));
+    return Promise.race([done, late]).finally(() => clearTimeout(timer));
+  }
+
+  /**
    * How many rows this instance has in the table, as far as it knows; undefined while writes are pending
    * (then the table is about to change anyway).
    */
@@ -187,7 +203,7 @@ export class PresenceWriter {
   private liveState(id: string): SocketState | undefined {
     const live = this.sessions.get(id);
     if (!live) return undefined;
-    const { userIdField, presenceChannel } = this.config.options;
+    const { userIdField, presenceChannel, storeAuthToken } = this.config.options;
     const token = live.socket.authToken;
     const { userId, problem } = userIdOf(token, userIdField);
     if (problem && token && !this.warnedTokens.has(token)) {
@@ -200,7 +216,7 @@ export class PresenceWriter {
       userId,
       token,
       // The token's JSON only when the token changed: a new token is a new object.
-      authToken: stored && stored.token === token ? stored.authToken : tokenJsonOf(token),
+      authToken: !storeAuthToken ? null : stored && stored.token === token ? stored.authToken : tokenJsonOf(token),
       ip: ipOf(live.socket),
       origin: originOf(live.socket),
       status: live.status,

@@ -68,7 +68,9 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     expect(stdout).toMatch(/PresenceSchema1732406400000 has been executed successfully/);
 
     expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`].sort());
-    expect((await migrations()).map((m) => m.name)).toEqual(['PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'ScPresenceUpgrade1732665600000']);
+    expect((await migrations()).map((m) => m.name)).toEqual([
+      'PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'ScPresenceUpgrade1732665600000', 'PresenceRetention1733011200000',
+    ]);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(
       'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',

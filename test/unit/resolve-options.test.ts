@@ -51,7 +51,7 @@ describe('resolvePresenceOptions: defaults', () => {
   });
 
   it('runs GC on one elected instance every minute for rows silent for two minutes', () => {
-    expect(defaults.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 120_000 });
+    expect(defaults.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 120_000, retentionMs: 30 * 24 * 3_600_000 });
   });
 
   it('bounds a statement at 5 s, a transaction at 15 s and a shutdown at 10 s', () => {
@@ -78,7 +78,7 @@ describe('resolvePresenceOptions: defaults', () => {
   });
 
   it('attaches socketcluster at /socketcluster/ without server or scc', () => {
-    expect(defaults.socketcluster).toEqual({ path: '/socketcluster/' });
+    expect(defaults.socketcluster).toEqual({ path: '/socketcluster/', maxPayload: 1024 * 1024 });
     expect(defaults.server).toBeUndefined();
     expect(defaults.scc).toBeUndefined();
   });
@@ -89,7 +89,7 @@ describe('resolvePresenceOptions: defaults', () => {
 
   it('keeps socketcluster options next to the default path', () => {
     const resolved = resolvePresenceOptions({ socketcluster: { pingInterval: 5000, authKey: 'secret' } });
-    expect(resolved.socketcluster).toEqual({ path: '/socketcluster/', pingInterval: 5000, authKey: 'secret' });
+    expect(resolved.socketcluster).toEqual({ path: '/socketcluster/', pingInterval: 5000, authKey: 'secret', maxPayload: 1024 * 1024 });
   });
 
   it('lets socketcluster.path replace the default path', () => {
@@ -455,5 +455,39 @@ describe('resolvePresenceOptions: the ping interval behind the heartbeat', () =>
 
   it('refuses isGlobal: null like any other null option', () => {
     expect(() => resolvePresenceOptions({ isGlobal: null as never })).toThrow(/isGlobal must be a boolean/);
+  });
+});
+
+describe('resolvePresenceOptions: limits', () => {
+  const defaults = resolvePresenceOptions(undefined);
+
+  it('bounds subscriptions to 1000 per socket and writes status changes at most once a second by default', () => {
+    expect(defaults.limits).toEqual({ subscriptionsPerSocket: 1000, statusIntervalMs: 1000 });
+  });
+
+  it('stores the token on the presence row by default, or nowhere with storeAuthToken: false', () => {
+    expect(defaults.storeAuthToken).toBe('presence-row');
+    expect(resolvePresenceOptions({ storeAuthToken: false }).storeAuthToken).toBe(false);
+    expect(problemsOf({ storeAuthToken: true })).toEqual(["storeAuthToken must be 'presence-row' or false (got true)"]);
+  });
+
+  it('accepts one subscription per socket and no status interval, and refuses less', () => {
+    expect(resolvePresenceOptions({ limits: { subscriptionsPerSocket: 1, statusIntervalMs: 0 } }).limits).toEqual({
+      subscriptionsPerSocket: 1,
+      statusIntervalMs: 0,
+    });
+    expect(problemsOf({ limits: { subscriptionsPerSocket: 0 } })).toEqual(['limits.subscriptionsPerSocket must be an integer >= 1 (got 0)']);
+    expect(problemsOf({ limits: { statusIntervalMs: -1 } })).toEqual(['limits.statusIntervalMs must be an integer >= 0 (got -1)']);
+    expect(problemsOf({ limits: { perSocket: 1 } })[0]).toMatch(/limits\.perSocket is not an option/);
+  });
+
+  it('keeps a retention of at least a second', () => {
+    expect(resolvePresenceOptions({ gc: { retentionMs: 1000 } }).gc.retentionMs).toBe(1000);
+    expect(problemsOf({ gc: { retentionMs: 999 } })).toEqual(['gc.retentionMs must be an integer >= 1000 (got 999)']);
+  });
+
+  it('gives the attached server a 1 MiB frame limit that socketcluster.maxPayload replaces', () => {
+    expect(resolvePresenceOptions({ socketcluster: { maxPayload: 64 * 1024 } }).socketcluster.maxPayload).toBe(64 * 1024);
+    expect(problemsOf({ socketcluster: { maxPayload: 1023 } })).toEqual(['socketcluster.maxPayload must be an integer >= 1024 (got 1023)']);
   });
 });

@@ -102,7 +102,7 @@ describe('fromScPresenceOptions: the README example', () => {
   it('passes resolvePresenceOptions', () => {
     const resolved = resolvePresenceOptions(options);
     expect(resolved.usercount).toEqual({ channel: 'USERCOUNT', type: 'users', startupQuietMs: 60_000, connectDelayMs: 3000 });
-    expect(resolved.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 120_000 });
+    expect(resolved.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 120_000, retentionMs: 30 * 24 * 3_600_000 });
     expect(resolved.database).toMatchObject({
       kind: 'own',
       options: { type: 'mysql', host: 'dbHostname', database: 'SCPresence', username: 'SCP_user', timezone: 'Z', charset: 'utf8mb4' },
@@ -253,7 +253,7 @@ describe('fromScPresenceOptions: missing keys', () => {
 
   it('keeps the other defaults when one key is given', () => {
     const resolved = resolvePresenceOptions(fromScPresenceOptions({ scpGcThreshold: 600 }));
-    expect(resolved.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 600_000 });
+    expect(resolved.gc).toEqual({ enabled: 'auto', intervalMs: 60_000, thresholdMs: 600_000, retentionMs: 30 * 24 * 3_600_000 });
     expect(resolved.usercount).toEqual({ channel: 'USERCOUNT', type: 'users', startupQuietMs: 60_000, connectDelayMs: 3000 });
   });
 

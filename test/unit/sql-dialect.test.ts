@@ -98,3 +98,26 @@ describe('toSqlTime / fromSqlTime', () => {
     expect(fromSqlTime(date)).toBe(date);
   });
 });
+
+describe('bounded deletes and channel counters', () => {
+  it('deletes at most n rows with DELETE … LIMIT on MySQL', () => {
+    expect(mysqlDialect.deleteSome('t_status', "SCP_status = 'offline'", 500)).toBe("DELETE FROM `t_status` WHERE SCP_status = 'offline' LIMIT 500");
+  });
+
+  it('selects at most n rowids on SQLite, where DELETE … LIMIT is a compile-time option', () => {
+    expect(sqliteDialect.deleteSome('t_status', "SCP_status = 'offline'", 500)).toBe(
+      `DELETE FROM "t_status" WHERE rowid IN (SELECT rowid FROM "t_status" WHERE SCP_status = 'offline' LIMIT 500)`,
+    );
+  });
+
+  it('counts a diff and stamps its time in one upsert per dialect', () => {
+    expect(mysqlDialect.upsertCounter('t_channels', 'SCP_channel', 'SCP_seq', 2, 'SCP_changed')).toBe(
+      'INSERT INTO `t_channels` (`SCP_channel`, `SCP_seq`, `SCP_changed`) VALUES (?, 1, ?), (?, 1, ?) ' +
+        'ON DUPLICATE KEY UPDATE `SCP_seq` = `SCP_seq` + 1, `SCP_changed` = VALUES(`SCP_changed`)',
+    );
+    expect(sqliteDialect.upsertCounter('t_channels', 'SCP_channel', 'SCP_seq', 1, 'SCP_changed')).toBe(
+      'INSERT INTO "t_channels" ("SCP_channel", "SCP_seq", "SCP_changed") VALUES (?, 1, ?) ' +
+        'ON CONFLICT ("SCP_channel") DO UPDATE SET "SCP_seq" = "SCP_seq" + 1, "SCP_changed" = excluded."SCP_changed"',
+    );
+  });
+});
