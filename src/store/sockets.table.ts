@@ -80,9 +80,24 @@ export class SocketsTable {
     return this.removeWhere(tx, 'SCP_instance_id = ?', [instanceId]);
   }
 
-  /** Deletes every row of the sockets whose presence row was not refreshed since `cutoff`. */
+  /**
+   * Rows not refreshed since `cutoff` of an instance without a current lease. A live instance's rows are never
+   * collected by time: a flush that was stamped just before a heartbeat and committed just after it leaves rows
+   * a little older than the lease, and collecting those would report its users offline as a cleanup. An
+   * instance whose lease expired is reaped first (reason `instance-down`); what is left is rows of no instance.
+   */
+  private stale(cutoff: Date): { where: string; params: unknown[] } {
+    const at = toSqlTime(cutoff);
+    return {
+      where: `SCP_updated < ? AND SCP_instance_id NOT IN (SELECT SCP_instance_id FROM ${this.sql.t('instances')} WHERE SCP_heartbeat >= ?)`,
+      params: [at, at],
+    };
+  }
+
+  /** Deletes every row of the stale sockets (see `stale`), by their presence row. */
   removeStale(tx: Tx, cutoff: Date): Promise<RemovedSocket[]> {
-    return this.removeWhere(tx, 'SCP_updated < ?', [toSqlTime(cutoff)]);
+    const { where, params } = this.stale(cutoff);
+    return this.removeWhere(tx, where, params);
   }
 
   /** Deletes every row of the sockets whose presence row matches `where`, and says which sockets they were. */
@@ -97,13 +112,15 @@ export class SocketsTable {
     return sockets;
   }
 
-  /** Channel rows not refreshed since `cutoff` whose presence row is gone already. */
+  /** Stale channel rows (see `stale`) whose presence row is gone already. */
   deleteStaleChannels(tx: Tx, cutoff: Date): Promise<number> {
-    return tx.exec(`DELETE FROM ${this.table} WHERE SCP_updated < ? AND SCP_channel <> ?`, [toSqlTime(cutoff), this.sql.presenceChannel]);
+    const { where, params } = this.stale(cutoff);
+    return tx.exec(`DELETE FROM ${this.table} WHERE ${where} AND SCP_channel <> ?`, [...params, this.sql.presenceChannel]);
   }
 
   async anyStale(tx: Tx, cutoff: Date): Promise<boolean> {
-    const [stale] = await tx.rows(`SELECT 1 AS x FROM ${this.table} WHERE SCP_updated < ? LIMIT 1`, [toSqlTime(cutoff)]);
+    const { where, params } = this.stale(cutoff);
+    const [stale] = await tx.rows(`SELECT 1 AS x FROM ${this.table} WHERE ${where} LIMIT 1`, params);
     return stale !== undefined;
   }
 

@@ -30,7 +30,7 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
    * Rows as a crashed instance leaves them: another instance id, last refreshed 10 minutes ago. Each socket
    * has its presence row and one row per channel. Inserted with one statement, as another service would.
    */
-  const insertDeadInstance = async (sockets: Array<{ userId: string | null; channels: string[] }>) => {
+  const insertDeadInstance = async (sockets: Array<{ userId: string | null; channels: string[] }>, lease?: string) => {
     const instanceId = randomUUID();
     const updated = minutesAgo(10);
     const connected = minutesAgo(30);
@@ -50,7 +50,7 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
     );
     await ctx!.sql(
       `INSERT INTO ${ctx!.table}_instances (SCP_instance_id, SCP_host, SCP_pid, SCP_started, SCP_heartbeat) VALUES (?, ?, ?, ?, ?)`,
-      [instanceId, 'dead-host', 4242, connected, updated],
+      [instanceId, 'dead-host', 4242, connected, lease ?? updated],
     );
     return { instanceId, socketIds, rows: rows.length };
   };
@@ -112,6 +112,23 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
     // Nothing else happened on this instance: the publish comes from GC, and counts only the live user.
     await eventually(() => expect(observer.received.length).toBeGreaterThan(before), 3000);
     expect(observer.values().slice(before)).toEqual([1]);
+  });
+
+  it('leaves stale rows of an instance whose lease is current to the reaping once that lease expires', async () => {
+    ctx = await bed.start(GC_TIMINGS);
+    // Rows older than the threshold under a lease renewed just now (in a minute, so it stays current): what a
+    // flush stamped just before a heartbeat and committed just after it leaves behind, at a larger scale.
+    const inAMinute = sqlTime(new Date(Date.now() + 60_000));
+    const other = await insertDeadInstance([{ userId: 'busy-1', channels: ['room'] }], inAMinute);
+    // Started after this app's instance, so that this one stays the GC leader.
+    await ctx.sql(`UPDATE ${ctx.table}_instances SET SCP_started = ? WHERE SCP_instance_id = ?`, [inAMinute, other.instanceId]);
+    await sleep(500);
+    expect(await rowsOf(other.instanceId)).toBe(other.rows);
+    await ctx.sql(`UPDATE ${ctx.table}_instances SET SCP_heartbeat = ? WHERE SCP_instance_id = ?`, [minutesAgo(10), other.instanceId]);
+    await eventually(async () => {
+      expect(await rowsOf(other.instanceId)).toBe(0);
+      expect(await leaseOf(other.instanceId)).toBe(0);
+    }, 3000, 10);
   });
 
   it('never deletes anything with gc: { enabled: false }', async () => {
