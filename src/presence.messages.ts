@@ -40,6 +40,8 @@ export const MIDDLEWARE_NOT_ADOPTABLE =
 
 // ------------------------------------------------------------------ setup
 
+export const IS_GLOBAL_TYPE = (got: string) => `isGlobal must be a boolean (got ${got})`;
+
 export const SERVER_REQUIRED =
   'server is required when the app has no HTTP server (NestFactory.createApplicationContext): pass an AGServer from socketcluster-server';
 export const STORE_NOT_READY = 'PresenceStore is not initialised yet: wait for app.init()';

@@ -74,6 +74,7 @@ class Checker {
 }
 
 
+// isGlobal is known but not resolved here: Nest takes it out of the options first (see presence.module-definition).
 const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
   'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
@@ -127,9 +128,6 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     );
   }
 
-  const isGlobal = raw.isGlobal === undefined ? true : raw.isGlobal;
-  if (typeof isGlobal !== 'boolean') c.fail('isGlobal', 'a boolean', isGlobal);
-
   const resolved: ResolvedPresenceOptions = {
     server,
     socketcluster: {
@@ -146,7 +144,6 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     gc,
     offlineGraceMs: c.int('offlineGraceMs', raw.offlineGraceMs, 0, 0),
     scc: resolveScc(c, raw.scc),
-    isGlobal: isGlobal === true,
     channelPresence: resolveChannelPresence(c, raw.channelPresence),
     flushIntervalMs: c.int('flushIntervalMs', raw.flushIntervalMs, 20, 0),
     ...resolveTimeouts(c, raw),

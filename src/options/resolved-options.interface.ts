@@ -20,7 +20,6 @@ export interface ResolvedPresenceOptions {
   gc: { enabled: boolean | 'auto'; intervalMs: number; thresholdMs: number; retentionMs: number };
   offlineGraceMs: number;
   scc?: SccOptions;
-  isGlobal: boolean;
   channelPresence:
     | false
     | {

@@ -63,9 +63,8 @@ describe('resolvePresenceOptions: defaults', () => {
     expect([floor.statementTimeoutMs, floor.transactionTimeoutMs, floor.shutdownTimeoutMs]).toEqual([100, 100, 100]);
   });
 
-  it('has no offline grace, is global and has no channel presence', () => {
+  it('has no offline grace and no channel presence', () => {
     expect(defaults.offlineGraceMs).toBe(0);
-    expect(defaults.isGlobal).toBe(true);
     expect(defaults.channelPresence).toBe(false);
   });
 
@@ -124,10 +123,6 @@ describe('resolvePresenceOptions: valid values', () => {
     for (const enabled of [true, false, 'auto'] as const) {
       expect(resolvePresenceOptions({ gc: { enabled } }).gc.enabled).toBe(enabled);
     }
-  });
-
-  it('keeps isGlobal: false', () => {
-    expect(resolvePresenceOptions({ isGlobal: false }).isGlobal).toBe(false);
   });
 
   it('accepts a table name of 51 plain characters', () => {
@@ -283,7 +278,6 @@ describe('resolvePresenceOptions: wrong values name the option', () => {
     ['transactionTimeoutMs', { statementTimeoutMs: 6000, transactionTimeoutMs: 5000 }],
     ['shutdownTimeoutMs', { shutdownTimeoutMs: 99 }],
     ['shutdownTimeoutMs', { shutdownTimeoutMs: 1.5 }],
-    ['isGlobal', { isGlobal: 'yes' }],
     ['scc.stateServerHost', { scc: {} }],
     ['scc.stateServerHost', { scc: { stateServerHost: '' } }],
     ['scc.stateServerPort', { scc: { stateServerHost: 'state', stateServerPort: 0 } }],
@@ -452,10 +446,6 @@ describe('resolvePresenceOptions: the ping interval behind the heartbeat', () =>
       expect(() => resolvePresenceOptions({ socketcluster: { pingInterval: pingInterval as never } })).toThrow(/socketcluster\.pingInterval/);
     });
   }
-
-  it('refuses isGlobal: null like any other null option', () => {
-    expect(() => resolvePresenceOptions({ isGlobal: null as never })).toThrow(/isGlobal must be a boolean/);
-  });
 });
 
 describe('resolvePresenceOptions: limits', () => {
