@@ -4,11 +4,11 @@
  */
 export {
   createPresenceClient, DEFAULT_USERCOUNT_CHANNEL, isPresenceError, PresenceClient, type PresenceClientOptions,
-} from './presence-client.js';
+} from './presence.client.js';
 export {
   ACTIVITY_EVENTS, DEFAULT_IDLE_AFTER_MS, IdleMonitor, type DocumentLike, type EventTargetLike, type IdleClock,
   type IdleMonitorOptions, type ListenerOptionsLike, type PresenceClientStatus,
-} from './idle-monitor.js';
+} from './idle.monitor.js';
 export { SET_STATUS_PROCEDURE } from '../presence.constants.js';
 // Type-only: erased from the bundle, so the client still pulls in no server code.
 export type { ChannelDiff, ChannelSnapshot, Member, SessionStatus, UserStatus } from '../presence.types.js';

@@ -501,7 +501,7 @@ describe('client entry dependencies', () => {
         .flatMap((file) => specifiers(read(`../../src/client/${file}`))),
     );
     for (const specifier of imports) {
-      expect(specifier).toMatch(/^(\.\/[\w-]+\.js|\.\.\/presence\.constants\.js|type \.\.\/presence\.types\.js|type socketcluster-client)$/);
+      expect(specifier).toMatch(/^(\.\/[\w.-]+\.js|\.\.\/presence\.constants\.js|type \.\.\/presence\.types\.js|type socketcluster-client)$/);
     }
     expect(imports).toContain('../presence.constants.js');
   });

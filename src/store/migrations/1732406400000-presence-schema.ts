@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
-import { binaryCollation } from './binary-collation.js';
+import { binaryCollation } from './binary-collation.util.js';
 
 /**
  * Creates the sc-presence table (same columns, so SQL that reads it keeps working) and the module's own

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
-import { binaryCollation } from './binary-collation.js';
+import { binaryCollation } from './binary-collation.util.js';
 
 /**
  * Tables of channel presence: the members of each channel as last published (one row per channel and user,

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
-import { binaryCollation } from './binary-collation.js';
+import { binaryCollation } from './binary-collation.util.js';
 
 /** The unique index of sc-presence's DDL, which NULL user ids made useless. */
 const OLD_UNIQUE = 'IX_unique_user_channel_socket';

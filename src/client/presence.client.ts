@@ -2,7 +2,7 @@ import type { AGClientSocket } from 'socketcluster-client';
 import { SET_STATUS_PROCEDURE } from '../presence.constants.js';
 import {
   IdleMonitor, type DocumentLike, type EventTargetLike, type IdleClock, type PresenceClientStatus,
-} from './idle-monitor.js';
+} from './idle.monitor.js';
 
 /** The server's default `usercount.channel`. */
 export const DEFAULT_USERCOUNT_CHANNEL = 'USERCOUNT';
