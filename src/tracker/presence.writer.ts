@@ -6,6 +6,7 @@ import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socket
 import { diffSockets } from '../state/socket.diff.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
+import { settledWithin } from '../store/connection.bound.js';
 import { LiveSessions } from './live-sessions.registry.js';
 
 const MAX_BACKOFF_MS = 5000;
@@ -61,16 +62,14 @@ export class PresenceWriter {
    * Like `written()`, but a flush still waiting for its batch to fill starts now, and the wait ends after
    * `maxMs` in any case (e.g. while the database is unreachable). Resolves with whether everything was stored.
    */
-  settle(maxMs: number): Promise<boolean> {
-    const done = this.written().then(() => true);
+  async settle(maxMs: number): Promise<boolean> {
+    const done = this.written();
     if (this.timer && this.failures === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
       void this.flush();
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), maxMs)));
-    return Promise.race([done, late]).finally(() => clearTimeout(timer));
+    return (await settledWithin(done, maxMs)).done;
   }
 
   /**
