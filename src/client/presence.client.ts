@@ -1,8 +1,18 @@
 import type { AGClientSocket } from 'socketcluster-client';
 import { SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { ChannelFollower, type ChannelFollowOptions } from './channel.follower.js';
+import { consume, SubscriptionRegistry, toError, type StreamConsumer } from './channel.watch.js';
+import { ConnectionWish } from './connection.wish.js';
 import {
   IdleMonitor, type DocumentLike, type EventTargetLike, type IdleClock, type PresenceClientStatus,
 } from './idle.monitor.js';
+import { UsersFollower, type UsersFollowOptions } from './users.follower.js';
+
+/** Procedure a client invokes to set its own session's state. */
+export const SET_STATE_PROCEDURE = 'presence.setState';
+
+/** A session state as the client sets it: a plain JSON object (or null for none). */
+export type PresenceClientState = Record<string, unknown>;
 
 /** The server's default `usercount.channel`. */
 export const DEFAULT_USERCOUNT_CHANNEL = 'USERCOUNT';
@@ -29,21 +39,6 @@ export interface PresenceClientOptions {
 
 type Channel = ReturnType<AGClientSocket['subscribe']>;
 
-/** What `createConsumer()` returns at runtime; the published typings leave out its `id`. */
-interface StreamConsumer<T> {
-  readonly id: number;
-  next(): Promise<IteratorResult<T>>;
-}
-
-interface SentStatus {
-  socketId: string | null;
-  status: PresenceClientStatus;
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
 function defaultOnError(error: Error): void {
   console.warn(`nestjs-sc-presence/client: ${error.name}: ${error.message}`);
 }
@@ -68,21 +63,27 @@ export function isPresenceError(error: unknown): boolean {
 }
 
 /**
- * Keeps the server's status of one socketcluster-client socket equal to what the client wants.
+ * Keeps the server's status (and session state) of one socketcluster-client socket equal to what the client
+ * wants, and follows rooms and users for it.
  *
- * The server starts every new socket as online and refuses anonymous ones, so whenever the socket connects or
- * authenticates and the wanted status is idle, it is sent again. Background sends only go out on an open,
- * authenticated socket: an invoke on a closed socket would reconnect it, and an anonymous one is refused.
+ * The server starts every new socket as online with no state and refuses anonymous ones, so whenever the socket
+ * connects or authenticates and the wanted status is idle (or a state is set), it is sent again. Background sends
+ * only go out on an open, authenticated socket: an invoke on a closed socket would reconnect it, and an
+ * anonymous one is refused.
  */
 export class PresenceClient {
-  private wanted: PresenceClientStatus = 'online';
-  /** The last status sent (or being sent) and on which connection; a new connection starts online. */
-  private sent?: SentStatus;
+  private readonly status$: ConnectionWish<PresenceClientStatus>;
+  /** The wanted state as JSON (compared as text), `'null'` for none: what a new connection starts with. */
+  private readonly state$: ConnectionWish<string>;
+  /** The last state the server accepted, to fall back to when it refuses a new one. */
+  private acceptedState = 'null';
   private readonly monitor?: IdleMonitor;
   private readonly onError: (error: Error) => void;
   private readonly onStatusChange?: (status: PresenceClientStatus) => void;
   private readonly listenerConsumers: number[] = [];
   private readonly channelConsumers = new Set<{ channel: Channel; id: number }>();
+  private readonly subscriptions: SubscriptionRegistry;
+  private readonly followers = new Set<{ close(): void }>();
   private destroyed = false;
 
   constructor(
@@ -92,9 +93,12 @@ export class PresenceClient {
     assertDrivableSocket(socket);
     this.onError = options.onError ?? defaultOnError;
     this.onStatusChange = options.onStatusChange;
+    this.subscriptions = new SubscriptionRegistry(socket);
+    this.status$ = new ConnectionWish<PresenceClientStatus>('online', (status) => socket.invoke(SET_STATUS_PROCEDURE, status));
+    this.state$ = new ConnectionWish('null', (json) => socket.invoke(SET_STATE_PROCEDURE, JSON.parse(json)));
     // Consumers of our own (not the socket's shared streams), so destroy() ends these loops and no one else's.
-    this.consume(socket.listener('connect'), () => this.sync());
-    this.consume(socket.listener('authenticate'), () => this.sync());
+    this.listen('connect', () => this.sync());
+    this.listen('authenticate', () => this.sync());
     if (options.idleMonitor !== false) {
       const monitor = new IdleMonitor((status) => this.monitorChanged(status), {
         idleAfterMs: options.idleAfterMs,
@@ -104,7 +108,7 @@ export class PresenceClient {
       });
       if (monitor.active) {
         this.monitor = monitor;
-        this.wanted = monitor.status;
+        this.status$.want(monitor.status);
       }
     }
     this.sync();
@@ -112,7 +116,12 @@ export class PresenceClient {
 
   /** What the client wants the server to store: `'online'` or `'idle'` (not what the server has confirmed). */
   get status(): PresenceClientStatus {
-    return this.wanted;
+    return this.status$.value;
+  }
+
+  /** The session state last set with `setState()` (a copy), or null. */
+  get state(): PresenceClientState | null {
+    return JSON.parse(this.state$.value) as PresenceClientState | null;
   }
 
   /** Whether the idle monitor is running (there is a DOM, or objects were injected, and it is not turned off). */
@@ -131,6 +140,52 @@ export class PresenceClient {
   }
 
   /**
+   * Sets this session's state (a plain JSON object: device, typing, "in a call"), or clears it with `null`.
+   * Resolves once stored; rejects with the server's `PresenceError` if refused (too big, anonymous socket).
+   * The state is sent again after every reconnect. A state the server refused on a signed-in socket is not:
+   * the last one it accepted is kept. On an anonymous socket it waits for the sign-in, like the status.
+   */
+  async setState(state: PresenceClientState | null): Promise<void> {
+    if (this.destroyed) throw new Error('PresenceClient was destroyed');
+    if (state !== null && (typeof state !== 'object' || Array.isArray(state))) {
+      throw new TypeError(`setState() takes a plain object or null (got ${Array.isArray(state) ? 'an array' : typeof state})`);
+    }
+    // A copy: what is re-sent later is what was set now, whatever the app does with its object meanwhile.
+    const json = JSON.stringify(state);
+    this.state$.want(json);
+    try {
+      await this.state$.send(this.socket.id);
+      this.acceptedState = json;
+    } catch (error) {
+      const refused = isPresenceError(error) && this.socket.authState === 'authenticated';
+      if (refused && this.state$.value === json) this.state$.want(this.acceptedState);
+      throw error;
+    }
+  }
+
+  /**
+   * Who is in `channel` (channel presence), kept in sync: an async iterable of `{ channel, seq, members }`, one
+   * value after the snapshot and after every diff applied (a loop slower than the diffs gets the newest), with
+   * the newest in `latest`. Subscribes to `prefix + channel` at once; the app subscribes to `channel` itself
+   * (the server's default rule lets only its members see its presence). Ends, and unsubscribes, when the last
+   * loop over it ends or on `close()`.
+   */
+  channel(channel: string, options: ChannelFollowOptions = {}): ChannelFollower {
+    if (this.destroyed) throw new Error('PresenceClient was destroyed');
+    return this.track(new ChannelFollower(this.socket, this.subscriptions, channel, options, (error) => this.report(error)));
+  }
+
+  /**
+   * The status of each of `userIds` (watched users), kept in sync: an async iterable of
+   * `{ [userId]: { status, lastSeen } }`, with the newest in `latest`. Ends, and unsubscribes, when the last
+   * loop over it ends or on `close()`.
+   */
+  users(userIds: readonly string[], options: UsersFollowOptions = {}): UsersFollower {
+    if (this.destroyed) throw new Error('PresenceClient was destroyed');
+    return this.track(new UsersFollower(this.socket, this.subscriptions, userIds, options, (error) => this.report(error)));
+  }
+
+  /**
    * The user count published on `channel`, as numbers (anything else published there is skipped). Subscribes
    * at once; each iteration reads from when it starts, so start iterating before the count can change. The
    * subscription stays when an iteration ends: another part of the app may use the same channel.
@@ -142,8 +197,8 @@ export class PresenceClient {
   }
 
   /**
-   * Stops the idle monitor, removes its DOM listeners and ends this helper's loops (usercount iterations
-   * included). The socket stays as it is: it belongs to the app.
+   * Stops the idle monitor, removes its DOM listeners and ends this helper's loops (usercount iterations,
+   * channel() and users() included, which unsubscribe). The socket stays as it is: it belongs to the app.
    */
   destroy(): void {
     if (this.destroyed) return;
@@ -152,13 +207,26 @@ export class PresenceClient {
     for (const id of this.listenerConsumers.splice(0)) this.socket.killListenerConsumer(id);
     for (const { channel, id } of [...this.channelConsumers]) channel.killOutputConsumer(id);
     this.channelConsumers.clear();
+    for (const follower of [...this.followers]) follower.close();
+    this.followers.clear();
+  }
+
+  private track<T extends { close(): void; closed: boolean }>(follower: T): T {
+    this.followers.add(follower);
+    const close = follower.close.bind(follower);
+    follower.close = () => {
+      this.followers.delete(follower);
+      close();
+    };
+    if (follower.closed) this.followers.delete(follower);
+    return follower;
   }
 
   private set(status: PresenceClientStatus): Promise<void> {
     if (this.destroyed) return Promise.reject(new Error('PresenceClient was destroyed'));
     this.want(status);
     this.monitor?.reset(status);
-    return this.send(status);
+    return this.status$.send(this.socket.id);
   }
 
   private monitorChanged(status: PresenceClientStatus): void {
@@ -167,60 +235,34 @@ export class PresenceClient {
   }
 
   private want(status: PresenceClientStatus): void {
-    if (this.wanted === status) return;
-    this.wanted = status;
+    if (!this.status$.want(status)) return;
     try {
       this.onStatusChange?.(status);
     } catch (error) {
-      this.report(error instanceof Error ? error : new Error(String(error)));
+      this.report(toError(error));
     }
   }
 
-  /** Sends the wanted status if this connection does not have it yet and can take it. */
+  /** Sends the wanted status and state if this connection does not have them yet and can take them. */
   private sync(): void {
     if (this.destroyed) return;
     const socket = this.socket;
     if (socket.state !== 'open' || socket.authState !== 'authenticated') return;
-    const stored = this.sent && this.sent.socketId === socket.id ? this.sent.status : 'online';
-    if (stored === this.wanted) return;
-    this.send(this.wanted).catch((error: unknown) => {
-      const err = toError(error);
-      // A send cut by a disconnect needs no report: the next connection gets the wanted status anyway.
-      if (err.name === 'BadConnectionError') return;
-      this.report(err);
-    });
-  }
-
-  private async send(status: PresenceClientStatus): Promise<void> {
-    const record: SentStatus = { socketId: this.socket.id, status };
-    this.sent = record;
-    try {
-      await this.socket.invoke(SET_STATUS_PROCEDURE, status);
-    } catch (error) {
-      // Not stored: let the next connect, authenticate or status change try again.
-      if (this.sent === record) this.sent = undefined;
-      throw error;
+    for (const wish of [this.status$, this.state$] as Array<ConnectionWish<unknown>>) {
+      if (!wish.missing(socket.id)) continue;
+      wish.send(socket.id).catch((error: unknown) => {
+        const err = toError(error);
+        // A send cut by a disconnect needs no report: the next connection gets the wanted value anyway.
+        if (err.name === 'BadConnectionError') return;
+        this.report(err);
+      });
     }
   }
 
-  private consume<T>(stream: { createConsumer(): unknown }, handle: (data: T) => void): void {
-    const consumer = stream.createConsumer() as StreamConsumer<T>;
+  private listen(event: string, handle: () => void): void {
+    const consumer = this.socket.listener(event as 'connect').createConsumer() as unknown as StreamConsumer<unknown>;
     this.listenerConsumers.push(consumer.id);
-    void (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await consumer.next();
-          if (done) return;
-          try {
-            handle(value);
-          } catch (error) {
-            this.report(toError(error));
-          }
-        }
-      } catch (error) {
-        this.report(toError(error));
-      }
-    })();
+    consume(consumer, handle, (error) => this.report(error));
   }
 
   private counts(channel: Channel): AsyncIterator<number> {
