@@ -81,6 +81,8 @@ export interface WatchHandlers {
   data(value: unknown): void;
   /** The subscription was accepted: at first, and again after every reconnect or retry. */
   subscribed(): void;
+  /** The subscription was refused or kicked out (it is asked for again later). */
+  refused?(): void;
 }
 
 /**
@@ -120,6 +122,11 @@ export class ChannelWatch {
     return this.channel.state === 'subscribed';
   }
 
+  /** Whether the server answered the latest request for the subscription: accepted it, or refused it. */
+  get settled(): boolean {
+    return this.subscribed || this.failing;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -152,5 +159,6 @@ export class ChannelWatch {
       this.cancelRetry = undefined;
       if (!this.closed) this.registry.retry(this.name, this.options.waitForAuth);
     }, wait);
+    this.handlers.refused?.();
   }
 }

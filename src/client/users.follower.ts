@@ -82,7 +82,7 @@ export class UsersFollower implements AsyncIterable<WatchedUsers> {
         new ChannelWatch(
           registry,
           prefix + id,
-          { data: (value) => this.received(value), subscribed: () => this.resubscribed() },
+          { data: (value) => this.received(value), subscribed: () => this.resubscribed(), refused: () => this.refused() },
           // Watching needs a user: without waiting, an anonymous moment would be refused and retried.
           { waitForAuth: true, retryMs: this.retryMs, maxRetryMs: MAX_RETRY_MS, report },
         ),
@@ -136,14 +136,24 @@ export class UsersFollower implements AsyncIterable<WatchedUsers> {
     }
   }
 
-  /** A subscription was (re)accepted: ask once the others are through too. */
+  /** A subscription was (re)accepted: what was published before it may be missed, so ask again. */
   private resubscribed(): void {
     this.epoch += 1;
     this.retryWait = this.retryMs;
+    this.settle();
+  }
+
+  /** Until the first answer, a refusal may be what the request waits for; after it, nothing changed. */
+  private refused(): void {
+    if (!this.sync.synced) this.settle();
+  }
+
+  /** Asks once every subscription is answered (accepted or refused), not once per resubscription. */
+  private settle(): void {
     this.cancelSettle?.();
     this.cancelSettle = later(() => {
       this.cancelSettle = undefined;
-      this.fetch();
+      if (this.watches.every((watch) => watch.settled)) this.fetch();
     }, SETTLE_MS);
   }
 
