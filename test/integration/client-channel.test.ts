@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
-import { createPresenceClient, type ChannelView, type Member, type PresenceClient } from '../../src/client/index.js';
-import type { PresenceService } from '../../src/index.js';
+import { createPresenceClient, type ChannelView, type PresenceClient } from '../../src/client/index.js';
 import { BACKENDS, eventually, presenceTestBed, type PresenceApp } from '../support/presence-app.js';
 import { subscribe } from '../support/clients.js';
-
-/** The service's answer for a room, in the shape of a client's members: one entry per user, online if any socket is. */
-export async function serviceMembers(presence: PresenceService, channel: string): Promise<Member[]> {
-  const byUser = new Map<string, Member['status']>();
-  for (const session of await presence.getChannelMembers(channel)) {
-    if (session.userId === null) continue;
-    if (byUser.get(session.userId) !== 'online') byUser.set(session.userId, session.status);
-  }
-  return [...byUser].map(([userId, status]) => ({ userId, status })).sort((a, b) => (a.userId < b.userId ? -1 : 1));
-}
+import { serviceMembers } from '../support/channel-members.js';
 
 const plain = (view: ChannelView | undefined) => view?.members.map(({ userId, status }) => ({ userId, status }));
 
