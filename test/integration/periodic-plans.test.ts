@@ -51,7 +51,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
   it('refreshes its rows by the instance index, and the GC finds orphans by the (status, last seen) index', async () => {
     const log = new StatementLog();
     const app = await start(log);
-    sockets.push(await connectClient(app.port, { token: { userId: 'ada' } }));
+    sockets.push(await connectClient(app.port, app.server, { token: { user_id: 'ada' } }));
     await eventually(async () => expect(await app.sql(`SELECT 1 FROM \`${table}\``)).toHaveLength(1));
     // Offline users kept for the retention: many of them, so that a scan would be the costly plan.
     const values = Array.from({ length: 3000 }, (_, i) => `('gone-${i}', 'offline', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000')`);
@@ -79,7 +79,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
 
     const log = new StatementLog();
     const app = await start(log);
-    sockets.push(await connectClient(app.port, { token: { userId: 'ada' } }));
+    sockets.push(await connectClient(app.port, app.server, { token: { user_id: 'ada' } }));
     await eventually(async () => expect(await app.sql(`SELECT 1 FROM \`${table}\``)).toHaveLength(1));
     const before = log.queries.length;
     const heartbeat = await eventually(
