@@ -71,6 +71,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`].sort());
     expect((await migrations()).map((m) => m.name)).toEqual([
       'PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'ScPresenceUpgrade1732665600000', 'PresenceRetention1733011200000',
+      'PresenceStatusSeen1733097600000',
     ]);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(
