@@ -52,12 +52,20 @@ export class SubscriptionRegistry {
     const entry = this.held.get(name);
     if (entry) entry.count += 1;
     else this.held.set(name, { count: 1, owned: !this.socket.isSubscribed(name, true) });
-    return this.socket.subscribe(name, { waitForAuth });
+    return this.socket.subscribe(name, this.subscribeOptions(waitForAuth));
+  }
+
+  /**
+   * After a reconnect the client renews subscriptions highest priority first: ours come after the app's, so
+   * the room itself is subscribed again before its presence is asked for (which needs the room by default).
+   */
+  private subscribeOptions(waitForAuth: boolean) {
+    return { waitForAuth, priority: -1 };
   }
 
   /** Asks again after a refusal or a kick-out (the socket forgets a channel it was refused). */
   retry(name: string, waitForAuth: boolean): void {
-    if (this.held.has(name) && !this.socket.isSubscribed(name, true)) this.socket.subscribe(name, { waitForAuth });
+    if (this.held.has(name) && !this.socket.isSubscribed(name, true)) this.socket.subscribe(name, this.subscribeOptions(waitForAuth));
   }
 
   release(name: string): void {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { MEMBERS_PROCEDURE } from 'nestjs-sc-presence';
 import type { DemoConfig } from './demo.config.js';
 
 /** The page's only inline script is the import map (see `loadDemoAssets`): the Content-Security-Policy allows it by its hash. */
@@ -31,7 +30,7 @@ export function renderPage(config: DemoConfig, importMap: string): string {
 <script type="importmap">${importMap}</script>
 <script type="module" src="/assets/app/browser/app.js"></script>
 </head>
-<body data-idle-after-ms="${config.idleAfterMs}" data-usercount-channel="${escapeAttribute(config.usercountChannel)}" data-members-procedure="${escapeAttribute(MEMBERS_PROCEDURE)}">
+<body data-idle-after-ms="${config.idleAfterMs}" data-usercount-channel="${escapeAttribute(config.usercountChannel)}">
 <header class="topbar">
   <div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Who is online</span><span class="brand-sub">nestjs-sc-presence demo</span></div>
   <div class="topbar-right">

@@ -3,7 +3,9 @@
  * resolves through the page's import map to the client's own browser bundle.
  */
 import { create } from 'socketcluster-client';
-import { createPresenceClient, type EventTargetLike, type ListenerOptionsLike } from 'nestjs-sc-presence/client';
+import {
+  createPresenceClient, type ChannelFollower, type EventTargetLike, type ListenerOptionsLike, type Member,
+} from 'nestjs-sc-presence/client';
 import { EVENTS_CHANNEL, LOGIN_PROCEDURE, PRESENCE_PREFIX, ROOM_PREFIX } from '../demo.constants.js';
 import { parseDemoEvent, type DemoEvent } from '../demo-events.js';
 import { checkName, ROOM_NAME } from '../demo-names.js';
@@ -18,24 +20,9 @@ interface UserDetails {
   lastSeen: string | null;
 }
 
-type Member = { userId: string; status: 'online' | 'idle' };
-
-/** A room as channel presence describes it: a snapshot (`presence.members`), then numbered diffs. */
+/** A room joined: the helper following who is in it. */
 interface RoomState {
-  members: Map<string, Member['status']>;
-  /** The seq of the last snapshot or diff applied; -1 until the first snapshot. */
-  seq: number;
-  /** Diffs that arrived while a snapshot was on its way. */
-  pending: Diff[];
-  loading: boolean;
-  left: boolean;
-}
-
-interface Diff {
-  seq: number;
-  joins: Member[];
-  leaves: Member[];
-  updates: Member[];
+  members: ChannelFollower;
 }
 
 const COUNT_TYPES: readonly CountType[] = ['users', 'sockets', 'subscriptions'];
@@ -49,8 +36,6 @@ const body = document.body;
 /** The server's setting, or `?idle=<seconds>` in the address to try another. */
 const idleAfterMs = idleSetting();
 const usercountChannel = body.dataset.usercountChannel || 'USERCOUNT';
-/** The module's `presence.members` procedure (named by the server: the page imports no server code). */
-const membersProcedure = body.dataset.membersProcedure || 'presence.members';
 
 function idleSetting(): number {
   const asked = Number(new URLSearchParams(location.search).get('idle'));
@@ -277,22 +262,23 @@ function renderRooms(): void {
       card.dataset.room = room;
       const head = el('div', 'room-head');
       head.append(el('span', 'room-name', room));
-      head.append(el('span', 'badge', String(state.members.size)));
+      const view = state.members.latest;
+      head.append(el('span', 'badge', String(view?.members.length ?? 0)));
       const leave = el('button', 'small', 'Leave');
       leave.type = 'button';
       leave.addEventListener('click', () => leaveRoom(room));
       head.append(leave);
       card.append(head);
-      if (state.seq < 0) {
+      if (!view) {
         card.append(el('p', 'muted', 'Joining…'));
-      } else if (state.members.size === 0) {
+      } else if (view.members.length === 0) {
         card.append(el('p', 'muted', 'Nobody here.'));
       } else {
         const members = el('ul', 'members');
-        const sorted = [...state.members.entries()].sort(
-          ([a, sa], [b, sb]) => STATUS_ORDER[sa] - STATUS_ORDER[sb] || a.localeCompare(b),
+        const sorted = [...view.members].sort(
+          (a: Member, b: Member) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || a.userId.localeCompare(b.userId),
         );
-        for (const [userId, status] of sorted) {
+        for (const { userId, status } of sorted) {
           const item = el('li', 'member');
           item.dataset.user = userId;
           item.dataset.status = status;
@@ -428,98 +414,42 @@ const refreshCounts = debounce(() => void loadCounts().catch(report('loading the
 // Rooms
 
 /**
- * Joins `room:<name>` and follows who is in it with the module's channel presence: subscribe to the room, then
- * to `presence:room:<name>` (allowed once subscribed to the room), take a snapshot, and apply the diffs that
- * follow it in `seq` order; a gap (a reconnect, diffs of two instances crossing) is answered with a new snapshot.
- * After a reconnect the client subscribes again by itself, and each new room subscription starts over.
+ * Joins `room:<name>` and follows who is in it with the helper's `channel()`: it subscribes to
+ * `presence:room:<name>` (allowed once the page is in the room, and asked again until it is), takes a snapshot
+ * and applies the numbered diffs after it, and starts over after a gap or a reconnect.
  */
 function joinRoom(room: string): void {
   if (rooms.has(room)) return;
-  const state: RoomState = { members: new Map(), seq: -1, pending: [], loading: false, left: false };
+  const channel = ROOM_PREFIX + room;
+  const roomChannel = socket.subscribe(channel);
+  const state: RoomState = {
+    members: presence.channel(channel, { prefix: PRESENCE_PREFIX, waitForAuth: true, retryMs: 300 }),
+  };
   rooms.set(room, state);
   saveRooms();
   renderRooms();
-  const channel = ROOM_PREFIX + room;
-  const roomChannel = socket.subscribe(channel);
-  const diffChannel = socket.subscribe(PRESENCE_PREFIX + channel, { waitForAuth: true });
   void (async () => {
     for await (const { error } of roomChannel.listener('subscribeFail')) {
       $('room-error').textContent = `Could not join #${room}: ${error.message}`;
       leaveRoom(room);
     }
   })();
-  // The presence subscription may be asked before the room's is through (after a reconnect): ask again.
   void (async () => {
-    for await (const _ of diffChannel.listener('subscribeFail')) {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      if (!state.left && roomChannel.state === 'subscribed') socket.subscribe(PRESENCE_PREFIX + channel, { waitForAuth: true });
+    for await (const _ of state.members) {
+      renderRooms();
+      refreshCounts();
     }
   })();
-  follow(diffChannel.listener('subscribe'), () => void snapshot(room, state));
-  if (diffChannel.state === 'subscribed') void snapshot(room, state);
-  void (async () => {
-    for await (const data of diffChannel) {
-      if (state.left) return;
-      const diff = parseDiff(data);
-      if (diff) applyDiff(room, state, diff);
-    }
-  })();
-}
-
-function parseDiff(value: unknown): Diff | null {
-  const d = value as Partial<Diff> | null;
-  const members = (list: unknown): list is Member[] =>
-    Array.isArray(list) && list.every((m) => typeof m?.userId === 'string' && (m.status === 'online' || m.status === 'idle'));
-  if (!d || typeof d.seq !== 'number' || !members(d.joins) || !members(d.leaves) || !members(d.updates)) return null;
-  return { seq: d.seq, joins: d.joins, leaves: d.leaves, updates: d.updates };
-}
-
-async function snapshot(room: string, state: RoomState): Promise<void> {
-  if (state.loading || state.left) return;
-  state.loading = true;
-  try {
-    const answer = (await socket.invoke(membersProcedure, ROOM_PREFIX + room)) as { seq: number; members: Member[] };
-    if (state.left) return;
-    state.members = new Map(answer.members.map((m) => [m.userId, m.status]));
-    state.seq = answer.seq;
-  } catch (error) {
-    // Refused while the subscriptions are being renewed: the next 'subscribe' asks again.
-    if ((error as Error).name !== 'BadConnectionError' && (error as Error).name !== 'PresenceError') report(`loading #${room}`)(error);
-  } finally {
-    state.loading = false;
-  }
-  const pending = state.pending.splice(0).sort((a, b) => a.seq - b.seq);
-  for (const diff of pending) applyDiff(room, state, diff);
-  renderRooms();
-}
-
-function applyDiff(room: string, state: RoomState, diff: Diff): void {
-  if (state.loading || state.seq < 0) {
-    if (state.pending.length < 200) state.pending.push(diff);
-    return;
-  }
-  if (diff.seq <= state.seq) return; // already in the snapshot
-  if (diff.seq !== state.seq + 1) {
-    void snapshot(room, state);
-    return;
-  }
-  state.seq = diff.seq;
-  for (const m of diff.leaves) state.members.delete(m.userId);
-  for (const m of [...diff.joins, ...diff.updates]) state.members.set(m.userId, m.status);
-  renderRooms();
-  refreshCounts();
 }
 
 /** Leaves a room; `remember: false` keeps it in the rooms to join at the next sign-in. */
 function leaveRoom(room: string, remember = true): void {
   const state = rooms.get(room);
   if (!state) return;
-  state.left = true;
   rooms.delete(room);
-  for (const channel of [PRESENCE_PREFIX + ROOM_PREFIX + room, ROOM_PREFIX + room]) {
-    socket.unsubscribe(channel);
-    socket.closeChannel(channel);
-  }
+  state.members.close();
+  socket.unsubscribe(ROOM_PREFIX + room);
+  socket.closeChannel(ROOM_PREFIX + room);
   if (remember) saveRooms();
   renderRooms();
 }
