@@ -17,11 +17,15 @@ export interface ChannelView {
  */
 export type DiffOutcome = 'applied' | 'ignored' | 'buffered' | 'gap' | 'resync';
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A member as published; `states` (session state) is checked when there, as servers without it send none. */
 function isMember(value: unknown): value is Member {
-  const m = value as Partial<Member> | null;
-  return (
-    typeof m === 'object' && m !== null && typeof m.userId === 'string' && (m.status === 'online' || m.status === 'idle')
-  );
+  const m = value as (Partial<Member> & { states?: unknown }) | null;
+  if (!isPlainObject(m) || typeof m.userId !== 'string' || (m.status !== 'online' && m.status !== 'idle')) return false;
+  return m.states === undefined || (Array.isArray(m.states) && m.states.every(isPlainObject));
 }
 
 function isMemberList(value: unknown): value is Member[] {

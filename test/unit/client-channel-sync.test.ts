@@ -118,7 +118,8 @@ describe('ChannelSync', () => {
     const good = diff(3, { joins: [on('a')] });
     expect(toChannelDiff(good, 'room')).toBe(good);
     for (const bad of [null, 7, 'x', { ...good, channel: 'other' }, { ...good, seq: 0 }, { ...good, seq: 1.5 }, { ...good, joins: [{ userId: 1 }] },
-      { ...good, leaves: [{ userId: 'a', status: 'away' }] }, { ...good, updates: undefined }]) {
+      { ...good, leaves: [{ userId: 'a', status: 'away' }] }, { ...good, updates: undefined }, { ...good, joins: [{ ...on('a'), states: [1] }] },
+      { ...good, joins: [{ ...on('a'), states: {} }] }]) {
       expect(toChannelDiff(bad, 'room')).toBeNull();
     }
     expect(toChannelSnapshot({ channel: 'room', seq: 0, members: [] }, 'room')).not.toBeNull();
