@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ChannelSync, toChannelDiff, toChannelSnapshot } from '../../src/client/channel.sync.js';
 import type { ChannelDiff, Member } from '../../src/presence.types.js';
 
-const on = (userId: string): Member => ({ userId, status: 'online' });
-const idle = (userId: string): Member => ({ userId, status: 'idle' });
+// A member as a server without session state sends it (the helper passes `states` through when there are some).
+const on = (userId: string) => ({ userId, status: 'online' }) as Member;
+const idle = (userId: string) => ({ userId, status: 'idle' }) as Member;
 const diff = (seq: number, d: Partial<Pick<ChannelDiff, 'joins' | 'leaves' | 'updates'>>): ChannelDiff => ({
   channel: 'room', seq, joins: d.joins ?? [], leaves: d.leaves ?? [], updates: d.updates ?? [],
 });

@@ -7,8 +7,9 @@ import { FakeSocket } from '../support/fake-socket.js';
  * channel(), users() and setState() over a socket the test drives: it decides when subscriptions are through,
  * what each procedure answers and when, the order of published messages, and when the connection drops.
  */
-const on = (userId: string): Member => ({ userId, status: 'online' });
-const idle = (userId: string): Member => ({ userId, status: 'idle' });
+// A member as a server without session state sends it (the helper passes `states` through when there are some).
+const on = (userId: string) => ({ userId, status: 'online' }) as Member;
+const idle = (userId: string) => ({ userId, status: 'idle' }) as Member;
 const diff = (seq: number, d: Partial<Pick<ChannelDiff, 'joins' | 'leaves' | 'updates'>>): ChannelDiff => ({
   channel: 'room', seq, joins: d.joins ?? [], leaves: d.leaves ?? [], updates: d.updates ?? [],
 });
