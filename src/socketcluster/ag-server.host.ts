@@ -17,6 +17,7 @@ export class AgServerHost {
   private readonly logger = new Logger('PresenceModule');
   private server?: AGServer;
   private owned = false;
+  private closed = false;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -71,10 +72,15 @@ export class AgServerHost {
     return null;
   }
 
+  /**
+   * Closes the server we attached. It stays the one `get()` returns: the shutdown's last publishes (channel
+   * diffs, watched users) still go out through its broker, which SCC leaves only after them; a fresh server
+   * attached then would reach no other instance and never be closed.
+   */
   async close(): Promise<void> {
-    if (!this.owned || !this.server) return;
+    if (!this.owned || !this.server || this.closed) return;
+    this.closed = true;
     const server = this.server;
-    this.server = undefined;
     await server.close().catch((error: Error) => this.logger.warn(`closing the SocketCluster server: ${error.message}`));
   }
 
