@@ -123,4 +123,27 @@ describe.sequential('watched users and channel observers across instances joined
     expect(diffsOnA().map((d) => d.seq)).toEqual([1, 2]);
     expect(diffsOnA().every((d) => d.channel === 'room')).toBe(true);
   }, 60_000);
+
+  it('the last publishes of a graceful shutdown on B reach A: a room leave and a watched user going idle', async () => {
+    const diffsOnA = () => A.process.lines.filter((l) => l.kind === 'diff').map((l) => l.diff as ChannelDiff);
+    const watcher = await watchOn(A, 'w4', 'u4');
+    const [idleTab] = await open([{ port: A.port, userId: 'u4' }]);
+    await idleTab.invoke('presence.setStatus', 'idle');
+    const [onlineTab, member] = await open([{ port: B.port, userId: 'u4' }, { port: B.port, userId: 'r2' }]);
+    member.subscribe('room');
+    await eventually(() => expect(diffsOnA().flatMap((d) => d.joins.map((m) => m.userId))).toContain('r2'), 10_000);
+    await eventually(async () => expect(await statusOf('u4')).toBe('online'), 10_000);
+    await sleep(SETTLE_MS);
+    const before = { transitions: watcher.transitions(), diffs: diffsOnA().length };
+    expect(before.transitions.at(-1)).toBe('idle>online'); // after offline>idle, or offline>online>idle: one flush or two
+
+    // B removes its rows on SIGTERM: u4 is left with the idle tab on A, r2 leaves the room; B commits both.
+    await B.process.kill('SIGTERM');
+    closeSockets([onlineTab, member]);
+    await eventually(() => expect(watcher.transitions()).toEqual([...before.transitions, 'online>idle']), 10_000);
+    await eventually(() => expect(diffsOnA().slice(before.diffs).flatMap((d) => d.leaves.map((m) => m.userId))).toEqual(['r2']), 10_000);
+    await sleep(SETTLE_MS);
+    expect(watcher.transitions()).toEqual([...before.transitions, 'online>idle']);
+    expect(await statusOf('u4')).toBe('idle');
+  }, 60_000);
 });
