@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
 import type { AGServerSocket } from 'socketcluster-server';
 import type { UserPresenceMessage, UserPresenceOptions, WatchedUser } from '../../src/index.js';
-import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { BACKENDS, databaseOptions, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
+import { SqlStatementCounter } from '../support/sql-counter.js';
 import { connectClient, subscribe } from '../support/clients.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -213,5 +214,21 @@ describe.each(BACKENDS)('watched users (%s)', (backend) => {
     const refused = await failure(anonymous.invoke('presence.users', ['bob']));
     expect(refused.name).toBe('PresenceError');
     expect(refused.message).toMatch(/anonymous socket cannot watch users/);
+  });
+
+  it('answers presence.users for maxIds ids with one statement', async () => {
+    const logger = new SqlStatementCounter({ record: true });
+    ctx = await bed.start({ userPresence: {}, usercount: false, database: { ...databaseOptions(backend), logger } as never });
+    const ann = await client('ann');
+    await client('u7');
+    await eventually(async () => expect(await ctx!.presence.getUserStatus('u7')).toBe('online'));
+    const ids = Array.from({ length: 100 }, (_, i) => `u${i}`);
+    const before = logger.total;
+    const answer = (await ann.invoke('presence.users', ids)) as Record<string, WatchedUser>;
+    expect(logger.recorded.slice(before)).toHaveLength(1);
+    expect(logger.recorded[before]).toMatch(/^SELECT SCP_user_id, SCP_status, /); // the status table's read (recorded lines are cut short)
+    expect(Object.keys(answer)).toHaveLength(100);
+    expect(answer.u7.status).toBe('online');
+    expect(answer.u8).toEqual({ status: 'offline', lastSeen: null });
   });
 });
