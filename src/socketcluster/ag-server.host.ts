@@ -62,7 +62,10 @@ export class AgServerHost {
     );
   }
 
-  /** The user count, presence diffs and watched users' transitions come from the server only: a client publishing there would forge them. */
+  /**
+   * The user count, presence diffs and watched users' transitions come from the server only: a client publishing
+   * there would forge them.
+   */
   private publishRefusal(channel: unknown): PresenceError | null {
     const options = this.config.options;
     if (typeof channel !== 'string') return null;

@@ -91,6 +91,8 @@ describe.sequential('watched users and channel observers across instances joined
     const [tabA] = await open([{ port: A.port, userId: 'u2' }]);
     await eventually(() => expect(onB.transitions()).toEqual(['offline>online']), 10_000);
     const [tabB] = await open([{ port: B.port, userId: 'u2' }]); // a second session: no transition
+    // Stored before tabA goes idle: otherwise A would rightly see u2 idle for a moment, until B writes tabB.
+    await eventually(async () => expect(await db.countRows(table, 'SCP_user_id = ? AND SCP_channel = ?', ['u2', '_SCPRESENCE'])).toBe(2), 10_000);
     await tabA.invoke('presence.setStatus', 'idle'); // the tab on B is still online: no transition
     await eventually(async () => expect(await db.countRows(table, 'SCP_user_id = ? AND SCP_status = ?', ['u2', 'idle'])).toBe(1), 10_000);
     await sleep(SETTLE_MS);
