@@ -27,6 +27,17 @@ export const CANNOT_SUBSCRIBE = (problem: string) => `cannot subscribe: ${proble
 export const SERVER_ONLY_CHANNEL = (channel: string) => `'${channel}' is published by the server only`;
 export const ACCESS_ENDED = (channel: string, reason: string) => `no longer allowed to see who is in '${channel}': ${reason}`;
 
+// ------------------------------------------------------------------ watched users (user presence)
+
+export const USER_PRESENCE_OFF = 'user presence is not enabled on this server: set the userPresence option';
+export const WATCH_ANONYMOUS = 'an anonymous socket cannot watch users: authenticate first';
+export const WATCH_USER_ID = (max: number) => `a watched user id must be a well-formed string of 1 to ${max} characters`;
+export const WATCH_NOT_ALLOWED = (userId: string) => `not allowed to watch user '${userId.slice(0, 64)}'`;
+export const WATCH_IDS_TYPE = 'presence.users takes an array of user ids (strings)';
+export const WATCH_TOO_MANY = (max: number) =>
+  `presence.users answers for at most ${max} user ids per call (userPresence.maxIds): split the list`;
+export const WATCH_ENDED = (userId: string, reason: string) => `no longer allowed to watch user '${userId.slice(0, 64)}': ${reason}`;
+
 // ------------------------------------------------------------------ the app's own inbound middleware
 
 export const MIDDLEWARE_NOT_FUNCTION = 'inbound middleware must be a function of the action stream';

@@ -10,7 +10,8 @@ import { channelProblem, isWellFormed } from './socketcluster/socket-identity.ut
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
-import type { PresenceEvent } from './presence.types.js';
+import type { ChannelDiff, PresenceEvent } from './presence.types.js';
+import { ChannelPresence } from './channels/channel-presence.service.js';
 import { PresenceEvents } from './events/presence-events.service.js';
 import { COUNT_TYPE, USER_ID_VALUE, USER_IDS_TYPE } from './presence.messages.js';
 
@@ -36,6 +37,7 @@ export class PresenceService {
     private readonly host: AgServerHost,
     private readonly tracker: PresenceTracker,
     private readonly events: PresenceEvents,
+    private readonly channels: ChannelPresence,
   ) {}
 
   /** The AGServer presence runs on (e.g. to sign auth tokens with `socket.setAuthToken`). */
@@ -70,6 +72,15 @@ export class PresenceService {
   /** Every status change and session event, as the decorated hooks receive them. */
   get events$(): Observable<PresenceEvent> {
     return this.events.events$;
+  }
+
+  /**
+   * The diffs of a channel with channel presence, as clients subscribed to `prefix + channel` receive them, from
+   * whichever instance committed them: for backends that follow a room without a socket. Throws a PresenceError
+   * at once for a channel without presence.
+   */
+  channelDiffs$(channel: string): Observable<ChannelDiff> {
+    return this.channels.diffs$(channel);
   }
 
   async getUserSessions(userId: string): Promise<PresenceSession[]> {

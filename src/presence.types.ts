@@ -76,6 +76,27 @@ export interface ChannelSnapshot {
   members: Member[];
 }
 
+// ------------------------------------------------------------------ watched users (wire types)
+
+/**
+ * Published on `userPresence.prefix + userId` once per real transition of that user in the whole cluster.
+ * Times are ISO text. `lastSeen` is when the user was last seen online or idle: for `offline`, the time they went
+ * offline (after `offlineGraceMs`, when there is one); for `online` and `idle`, the time of the message (`at`).
+ */
+export interface UserPresenceMessage {
+  userId: string;
+  status: UserStatus;
+  previousStatus: UserStatus;
+  lastSeen: string | null;
+  at: string;
+}
+
+/** One user in the answer to `presence.users`: `lastSeen` as in UserPresenceMessage (the time of the answer for online or idle). */
+export interface WatchedUser {
+  status: UserStatus;
+  lastSeen: string | null;
+}
+
 // ------------------------------------------------------------------ transitions
 
 export interface StatusChange {

@@ -69,6 +69,15 @@ export interface ChannelPresenceOptions {
   canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
 }
 
+export interface UserPresenceOptions {
+  /** The transitions of user U are published on `prefix + U`. Default `'presence:user:'`. */
+  prefix?: string;
+  /** Who may watch whom (subscribe to `prefix + userId`, or ask `presence.users`). Default: any authenticated socket. */
+  canWatch?: (socket: AGServerSocket, userId: string) => boolean | Promise<boolean>;
+  /** Most user ids one `presence.users` call may ask for. Default 100. */
+  maxIds?: number;
+}
+
 export interface PresenceModuleOptions {
   /** An existing AGServer. Without it the module attaches one to Nest's HTTP server at `/socketcluster/`. */
   server?: AGServer;
@@ -94,6 +103,8 @@ export interface PresenceModuleOptions {
   isGlobal?: boolean;
   /** Per-channel presence (who is in a room). Default `false`. */
   channelPresence?: ChannelPresenceOptions | false;
+  /** Watched users (friend lists): each user's transitions on a channel of its own. Default `false`. */
+  userPresence?: UserPresenceOptions | false;
   /**
    * Where the auth token's JSON is stored: `'presence-row'` (the socket's own row only; its channel rows hold
    * NULL) or `false` (nowhere). Default `'presence-row'`.
