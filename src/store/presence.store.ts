@@ -4,7 +4,8 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
 import { NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
-import type { Member, PresenceSession, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
+import type { HistoryReason, Member, PresenceSession, SessionHistoryEntry, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
+import { HistoryTable, type EndedAt, type RecordEnded } from './history.table.js';
 import { InstancesTable, type InstanceInfo } from './instances.table.js';
 import { MembersTable } from './members.table.js';
 import { presenceMigrations } from './migrations/index.js';
@@ -44,6 +45,7 @@ export class PresenceStore {
   private status!: StatusTable;
   private members?: MembersTable;
   private instances!: InstancesTable;
+  private history?: HistoryTable;
   /** Pooled connections whose session is already READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
   /** better-sqlite3 has one connection: its transactions must not interleave. */
@@ -88,6 +90,7 @@ export class PresenceStore {
     this.status = new StatusTable(this.sql, this.sockets);
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);
+    this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
     if (database.migrationsRun) {
       await this.withRunner(async (runner) => {
         for (const Migration of presenceMigrations) await new Migration(tableName).up(runner);
@@ -128,15 +131,17 @@ export class PresenceStore {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    const statements = [batch.removedSockets, batch.removedChannels, rows].reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
+    const lists = [batch.removedSockets, batch.removedChannels, rows, this.history ? batch.removedSockets : []];
+    const statements = lists.reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
     return run(async (tx) => {
       const users = new Set(affected);
+      await this.history?.record(tx, batch.removedSockets, 'disconnect', now);
       await this.sockets.deleteSockets(tx, batch.removedSockets);
       await this.sockets.deleteRows(tx, batch.removedChannels);
       await this.sockets.upsert(tx, rows);
-      const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users) : 0;
+      const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users, this.ended('disconnect', now)) : 0;
       return { ...(await this.transitions(tx, [...users], now, options.deferOffline)), ghosts };
     });
   }
@@ -173,6 +178,8 @@ export class PresenceStore {
       const coldStart = (await this.direct((tx) => this.instances.othersAlive(tx, instance.id, cutoff))) === 0;
       const transitions = !coldStart ? NO_TRANSITIONS : await this.transaction(async (tx) => {
         await this.status.offlineWithSessions(tx, now);
+        // The old sessions ended with their instances, which nobody reaped: as of their last refresh.
+        await this.history?.recordAll(tx, 'instance-down', 'last-refresh');
         await this.sockets.deleteAll(tx);
         await this.instances.deleteAll(tx);
         await this.members?.deleteAll(tx);
@@ -211,7 +218,8 @@ export class PresenceStore {
   reapInstance(instanceId: string, cutoff: Date, now: Date): Promise<RemovedSockets | null> {
     return this.transaction(async (tx) => {
       if (!(await this.instances.remove(tx, instanceId, cutoff))) return null;
-      return this.afterRemoval(tx, await this.sockets.removeOfInstance(tx, instanceId), now, false);
+      const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('instance-down', 'last-refresh'));
+      return this.afterRemoval(tx, removed, now, false);
     });
   }
 
@@ -219,7 +227,8 @@ export class PresenceStore {
   removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
     return this.transaction(async (tx) => {
       await this.instances.remove(tx, instanceId);
-      return this.afterRemoval(tx, await this.sockets.removeOfInstance(tx, instanceId), now, deferOffline);
+      const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('shutdown', now));
+      return this.afterRemoval(tx, removed, now, deferOffline);
     });
   }
 
@@ -234,7 +243,8 @@ export class PresenceStore {
     // Usually nothing is stale: one cheap read instead of a locking transaction.
     const stale = await this.direct((tx) => this.sockets.anyStale(tx, cutoff));
     const removed: RemovedSockets = !stale ? { sockets: [], ...NO_TRANSITIONS } : await this.transaction(async (tx) => {
-      const found = await this.afterRemoval(tx, await this.sockets.removeStale(tx, cutoff), now, false);
+      const stale = await this.sockets.removeStale(tx, cutoff, this.ended('cleanup', 'last-refresh'));
+      const found = await this.afterRemoval(tx, stale, now, false);
       // Channel rows left without their presence row; presence rows go only through the locked select above.
       rows = found.sockets.length + (await this.sockets.deleteStaleChannels(tx, cutoff));
       return found;
@@ -256,7 +266,42 @@ export class PresenceStore {
     return { statuses, channels };
   }
 
+  /**
+   * Deletes history rows of sessions that ended before `cutoff`, `limit` at a time, at most `batches` statements:
+   * each is short, so a large backlog never holds locks for long, and what is left goes at the next run.
+   */
+  async pruneHistory(cutoff: Date, limit: number, batches: number): Promise<number> {
+    const history = this.history;
+    if (!history) return 0;
+    let pruned = 0;
+    for (let i = 0; i < batches; i++) {
+      const deleted = await this.direct((tx) => history.prune(tx, cutoff, limit));
+      pruned += deleted;
+      if (deleted < limit) break;
+    }
+    return pruned;
+  }
+
   // ---------------------------------------------------------------- reads
+
+  /** Whether ended sessions are recorded (option `history`). */
+  get recordsHistory(): boolean {
+    return this.history !== undefined;
+  }
+
+  /** A user's ended sessions, newest first (empty with `history` off). */
+  sessionHistory(userId: string, since: Date | undefined, limit: number): Promise<SessionHistoryEntry[]> {
+    const history = this.history;
+    if (!history) return Promise.resolve([]);
+    return this.direct((tx) => history.ofUser(tx, userId, since, limit));
+  }
+
+  /** When each of `userIds` last ended a session, from the history (empty with `history` off). */
+  lastSessionEnds(userIds: string[]): Promise<Map<string, Date>> {
+    const history = this.history;
+    if (!history || userIds.length === 0) return Promise.resolve(new Map());
+    return this.direct((tx) => history.lastEnded(tx, userIds));
+  }
 
   channelSnapshot(channel: string): Promise<{ seq: number; members: Member[] }> {
     if (!this.members) return Promise.resolve({ seq: 0, members: [] });
@@ -283,6 +328,12 @@ export class PresenceStore {
   }
 
   // ---------------------------------------------------------------- composed steps, inside a transaction
+
+  /** With `history` on: what records the sessions of sockets whose rows a removal is about to delete. */
+  private ended(reason: HistoryReason, at: EndedAt): RecordEnded | undefined {
+    const history = this.history;
+    return history ? (tx, socketIds) => history.record(tx, socketIds, reason, at) : undefined;
+  }
 
   /** The transitions of the users whose sockets were just removed. */
   private async afterRemoval(tx: Tx, sockets: RemovedSocket[], now: Date, deferOffline: boolean): Promise<RemovedSockets> {
