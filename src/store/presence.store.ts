@@ -27,6 +27,12 @@ export interface RemovedSockets extends Transitions {
   sockets: RemovedSocket[];
 }
 
+/** Users whose held memberships one GC pass decides. */
+const HELD_SWEEP_LIMIT = 500;
+/** Whether a membership's last socket in the channel closed in this transaction (the reconnect grace may hold it). */
+type EndedMembership = (channel: string, userId: string) => boolean;
+const memberKey = (channel: string, userId: string) => `${channel}\u0000${userId}`;
+
 /** MySQL errors after which the same transaction simply runs again. */
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const NO_TRANSITIONS: Transitions = { changes: [], deferred: [], channels: [] };
@@ -121,12 +127,13 @@ export class PresenceStore {
    * Applies one flush and the status transitions it causes, in one transaction: the socket rows are written,
    * then the users' status rows are locked, their sessions aggregated and the changed ones written.
    * With `reconcile`, rows of this instance not written by this batch are deleted as ghosts (after an outage).
+   * `lingering`: memberships of sockets that ended in this batch, which the reconnect grace holds.
    */
   async write(
     batch: WriteBatch,
     instanceId: string,
     now: Date,
-    options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean },
+    options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean; lingering?: ReadonlyArray<{ channel: string; userId: string }> },
   ): Promise<Transitions & { ghosts: number }> {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
@@ -135,6 +142,8 @@ export class PresenceStore {
     const statements = lists.reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
+    const lingering = new Set((options.lingering ?? []).map((m) => memberKey(m.channel, m.userId)));
+    const ended = lingering.size > 0 ? (channel: string, userId: string) => lingering.has(memberKey(channel, userId)) : undefined;
     return run(async (tx) => {
       const users = new Set(affected);
       await this.history?.record(tx, batch.removedSockets, 'disconnect', now);
@@ -142,7 +151,7 @@ export class PresenceStore {
       await this.sockets.deleteRows(tx, batch.removedChannels);
       await this.sockets.upsert(tx, rows);
       const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users, this.ended('disconnect', now)) : 0;
-      return { ...(await this.transitions(tx, [...users], now, options.deferOffline)), ghosts };
+      return { ...(await this.transitions(tx, [...users], now, options.deferOffline, ended)), ghosts };
     });
   }
 
@@ -223,12 +232,17 @@ export class PresenceStore {
     });
   }
 
-  /** Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. */
+  /**
+   * Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. With
+   * `deferOffline` (an offline grace) the users' statuses and channel memberships are held: they may be
+   * reconnecting to another instance. Every membership that goes here goes because its socket ended, so all
+   * are held; the GC leader's sweep decides them after the grace.
+   */
   removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
     return this.transaction(async (tx) => {
       await this.instances.remove(tx, instanceId);
       const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('shutdown', now));
-      return this.afterRemoval(tx, removed, now, deferOffline);
+      return this.afterRemoval(tx, removed, now, deferOffline, deferOffline ? () => true : undefined);
     });
   }
 
@@ -250,7 +264,10 @@ export class PresenceStore {
       return found;
     });
     const orphans = await this.direct((tx) => this.status.orphans(tx, statusCutoff));
-    const repaired = await this.recompute(orphans, now);
+    // Memberships held by a reconnect grace whose instance stopped or died before deciding them.
+    const members = this.members;
+    const held = members ? await this.direct((tx) => members.heldTooLong(tx, statusCutoff, HELD_SWEEP_LIMIT)) : [];
+    const repaired = await this.recompute([...new Set([...orphans, ...held])], now);
     return { ...removed, rows, changes: [...removed.changes, ...repaired.changes], channels: [...removed.channels, ...repaired.channels] };
   }
 
@@ -336,15 +353,24 @@ export class PresenceStore {
   }
 
   /** The transitions of the users whose sockets were just removed. */
-  private async afterRemoval(tx: Tx, sockets: RemovedSocket[], now: Date, deferOffline: boolean): Promise<RemovedSockets> {
+  private async afterRemoval(tx: Tx, sockets: RemovedSocket[], now: Date, deferOffline: boolean, ended?: EndedMembership): Promise<RemovedSockets> {
     const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
-    return { sockets, ...(await this.transitions(tx, users, now, deferOffline)) };
+    return { sockets, ...(await this.transitions(tx, users, now, deferOffline, ended)) };
   }
 
-  /** Status transitions, then (after every status lock) the channel presence diffs of the same users. */
-  private async transitions(tx: Tx, users: string[], now: Date, deferOffline: boolean): Promise<Transitions> {
+  /**
+   * Status transitions, then (after every status lock) the channel presence diffs of the same users. With an
+   * offline grace, memberships are held as well (`ended`: those whose last socket just closed); users whose hold
+   * begins are deferred like those whose offline waits, so that they are decided again after the grace.
+   */
+  private async transitions(tx: Tx, users: string[], now: Date, deferOffline: boolean, ended?: EndedMembership): Promise<Transitions> {
     const decided = await this.status.transitions(tx, users, now, deferOffline);
-    return { ...decided, channels: this.members ? await this.members.memberships(tx, users, now) : [] };
+    if (!this.members) return { ...decided, channels: [] };
+    const graceMs = this.config.options.offlineGraceMs;
+    const { diffs, holds } = await this.members.memberships(tx, users, now, graceMs > 0 ? { now, graceMs, ended } : undefined);
+    const waiting = new Set(decided.deferred);
+    const holding = [...new Set(holds.map((m) => m.userId))].filter((userId) => !waiting.has(userId));
+    return { ...decided, deferred: [...decided.deferred, ...holding], channels: diffs };
   }
 
   // ---------------------------------------------------------------- connection and transactions
