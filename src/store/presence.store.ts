@@ -9,6 +9,7 @@ import { HistoryTable, type EndedAt, type RecordEnded } from './history.table.js
 import { InstancesTable, type InstanceInfo } from './instances.table.js';
 import { MembersTable } from './members.table.js';
 import { presenceMigrations } from './migrations/index.js';
+import { hasIndex } from './migrations/schema-probe.util.js';
 import { presenceTableNames, type PresenceTableNames } from './presence.tables.js';
 import { SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
@@ -92,16 +93,19 @@ export class PresenceStore {
     const dialect: SqlDialect = dialectOf(this.dataSource);
     const tables = presenceTableNames(tableName);
     this.sql = { dialect, tables, presenceChannel, t: (table: keyof PresenceTableNames) => dialect.id(tables[table]) };
-    this.sockets = new SocketsTable(this.sql);
-    this.status = new StatusTable(this.sql, this.sockets);
-    this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
-    this.instances = new InstancesTable(this.sql);
-    this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
     if (database.migrationsRun) {
       await this.withRunner(async (runner) => {
         for (const Migration of presenceMigrations) await new Migration(tableName).up(runner);
       });
     }
+    // A table made by hand may lack the index; then the heartbeat goes without the hint rather than failing.
+    const instanceIndex = `IX_${tables.sockets}_instance`;
+    const hinted = dialect.kind === 'mysql' && (await this.withRunner((runner) => hasIndex(runner, tables.sockets, instanceIndex)));
+    this.sockets = new SocketsTable(this.sql, hinted ? instanceIndex : undefined);
+    this.status = new StatusTable(this.sql, this.sockets);
+    this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
+    this.instances = new InstancesTable(this.sql);
+    this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
   }
 
   /**

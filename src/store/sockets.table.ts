@@ -15,7 +15,15 @@ export type RemovedSocket = { socketId: string; userId: string | null };
 
 /** The sc-presence table: one row per (socket, channel) plus one presence row per socket. */
 export class SocketsTable {
-  constructor(private readonly sql: SqlContext) {}
+  /**
+   * @param instanceIndex The name of the index on SCP_instance_id, when the table has it and the server takes
+   *   index hints (MySQL/MariaDB). MariaDB plans the heartbeat's UPDATE as a scan of the whole table once an
+   *   instance owns a sizeable share of the rows, so its cost would grow with every other instance's rows.
+   */
+  constructor(
+    private readonly sql: SqlContext,
+    private readonly instanceIndex?: string,
+  ) {}
 
   private get table(): string {
     return this.sql.t('sockets');
@@ -130,7 +138,8 @@ export class SocketsTable {
 
   /** Refreshes SCP_updated of every row of an instance; returns how many rows that was. */
   refresh(tx: Tx, instanceId: string, now: Date): Promise<number> {
-    return tx.exec(`UPDATE ${this.table} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [toSqlTime(now), instanceId]);
+    const hint = this.instanceIndex ? ` FORCE INDEX (${this.sql.dialect.id(this.instanceIndex)})` : '';
+    return tx.exec(`UPDATE ${this.table}${hint} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [toSqlTime(now), instanceId]);
   }
 
   deleteAll(tx: Tx): Promise<number> {

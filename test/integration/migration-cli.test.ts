@@ -73,7 +73,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     );
     expect((await migrations()).map((m) => m.name)).toEqual([
       'PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'ScPresenceUpgrade1732665600000', 'PresenceRetention1733011200000',
-      'PresenceHistory1733270400000', 'PresenceRoomGrace1733356800000',
+      'PresenceStatusSeen1733097600000', 'PresenceHistory1733270400000', 'PresenceRoomGrace1733356800000',
     ]);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(

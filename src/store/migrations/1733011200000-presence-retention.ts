@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
 import { toSqlTime } from '../sql.dialect.js';
-import { hasColumn, hasIndex, madeAlready } from './schema-check.util.js';
+import { dropIndexIfExists, ensureIndex, hasColumn, isSqlite, madeAlready, quoted } from './schema-probe.util.js';
 
 /**
  * What GC needs to prune the side tables within `gc.retentionMs`: an index on the status rows' last-seen time,
@@ -15,35 +15,20 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const t = presenceTableNames(this.tableName);
-    const sqlite = queryRunner.connection.options.type === 'better-sqlite3';
-    const q = (name: string) => (sqlite ? `"${name}"` : `\`${name}\``);
-    // Instances that start together run this at the same time: the loser of a race finds the column or
-    // index made already, which is what it wanted.
+    const q = (name: string) => quoted(queryRunner, name);
     if (!(await hasColumn(queryRunner, t.channels, 'SCP_changed'))) {
-      const added = await madeAlready(
-        queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${sqlite ? 'DATETIME' : 'DATETIME(3)'} DEFAULT NULL`),
-      );
+      const type = isSqlite(queryRunner) ? 'DATETIME' : 'DATETIME(3)';
+      const added = await madeAlready(queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${type} DEFAULT NULL`));
       if (added) await queryRunner.query(`UPDATE ${q(t.channels)} SET ${q('SCP_changed')} = ?`, [toSqlTime(new Date())]);
     }
-    for (const [index, table, column] of this.indexes()) {
-      if (sqlite) {
-        await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${q(index)} ON ${q(table)} (${q(column)})`);
-      } else if (!(await hasIndex(queryRunner, table, index))) {
-        await madeAlready(queryRunner.query(`CREATE INDEX ${q(index)} ON ${q(table)} (${q(column)})`));
-      }
-    }
+    for (const [index, table, column] of this.indexes()) await ensureIndex(queryRunner, index, table, [column]);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const t = presenceTableNames(this.tableName);
-    const sqlite = queryRunner.connection.options.type === 'better-sqlite3';
-    const escape = (name: string) => queryRunner.connection.driver.escape(name);
-    for (const [index, table] of this.indexes()) {
-      if (sqlite) await queryRunner.query(`DROP INDEX IF EXISTS ${escape(index)}`);
-      else if (await hasIndex(queryRunner, table, index)) await queryRunner.query(`DROP INDEX ${escape(index)} ON ${escape(table)}`);
-    }
+    for (const [index, table] of this.indexes()) await dropIndexIfExists(queryRunner, index, table);
     if (await hasColumn(queryRunner, t.channels, 'SCP_changed')) {
-      await queryRunner.query(`ALTER TABLE ${escape(t.channels)} DROP COLUMN ${escape('SCP_changed')}`);
+      await queryRunner.query(`ALTER TABLE ${quoted(queryRunner, t.channels)} DROP COLUMN ${quoted(queryRunner, 'SCP_changed')}`);
     }
   }
 

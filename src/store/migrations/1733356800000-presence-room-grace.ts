@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
-import { hasColumn, hasIndex, madeAlready } from './schema-check.util.js';
+import { dropIndexIfExists, ensureIndex, hasColumn, isSqlite, madeAlready, quoted } from './schema-probe.util.js';
 
 /**
  * The reconnect grace of channel presence: on each published membership, since when it is held although no
@@ -19,23 +19,19 @@ export class PresenceRoomGrace1733356800000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const { members } = presenceTableNames(this.tableName);
-    const sqlite = queryRunner.connection.options.type === 'better-sqlite3';
-    const q = (name: string) => (sqlite ? `"${name}"` : `\`${name}\``);
+    const q = (name: string) => quoted(queryRunner, name);
     if (!(await hasColumn(queryRunner, members, 'SCP_held'))) {
-      await madeAlready(queryRunner.query(`ALTER TABLE ${q(members)} ADD COLUMN ${q('SCP_held')} ${sqlite ? 'DATETIME' : 'DATETIME(3)'} DEFAULT NULL`));
+      const type = isSqlite(queryRunner) ? 'DATETIME' : 'DATETIME(3)';
+      await madeAlready(queryRunner.query(`ALTER TABLE ${q(members)} ADD COLUMN ${q('SCP_held')} ${type} DEFAULT NULL`));
     }
-    if (sqlite) {
-      await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${q(this.index)} ON ${q(members)} (${q('SCP_held')})`);
-    } else if (!(await hasIndex(queryRunner, members, this.index))) {
-      await madeAlready(queryRunner.query(`CREATE INDEX ${q(this.index)} ON ${q(members)} (${q('SCP_held')})`));
-    }
+    await ensureIndex(queryRunner, this.index, members, ['SCP_held']);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const { members } = presenceTableNames(this.tableName);
-    const escape = (name: string) => queryRunner.connection.driver.escape(name);
-    if (queryRunner.connection.options.type === 'better-sqlite3') await queryRunner.query(`DROP INDEX IF EXISTS ${escape(this.index)}`);
-    else if (await hasIndex(queryRunner, members, this.index)) await queryRunner.query(`DROP INDEX ${escape(this.index)} ON ${escape(members)}`);
-    if (await hasColumn(queryRunner, members, 'SCP_held')) await queryRunner.query(`ALTER TABLE ${escape(members)} DROP COLUMN ${escape('SCP_held')}`);
+    await dropIndexIfExists(queryRunner, this.index, members);
+    if (await hasColumn(queryRunner, members, 'SCP_held')) {
+      await queryRunner.query(`ALTER TABLE ${quoted(queryRunner, members)} DROP COLUMN ${quoted(queryRunner, 'SCP_held')}`);
+    }
   }
 }
