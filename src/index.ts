@@ -1,17 +1,17 @@
 export { PresenceModule } from './presence.module.js';
-export { PresenceService, type UserStatusDetails } from './presence.service.js';
+export { PresenceService, type SessionHistoryQuery, type UserStatusDetails } from './presence.service.js';
 export {
   OnPresenceCleanup, OnSessionConnected, OnSessionDisconnected, OnUserIdle, OnUserOffline, OnUserOnline,
 } from './events/presence.decorators.js';
 export { PresenceError, PresenceConfigError } from './presence.errors.js';
 export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.mapper.js';
 export type {
-  ChannelPresenceOptions, GcOptions, HeartbeatOptions, PresenceDatabaseOptions, PresenceModuleOptions, SccOptions,
+  ChannelPresenceOptions, GcOptions, HeartbeatOptions, HistoryOptions, PresenceDatabaseOptions, PresenceModuleOptions, SccOptions,
   UsercountOptions, UserPresenceOptions,
 } from './options/presence-options.interface.js';
 export type {
-  ChannelDiff, ChannelSnapshot, CleanupEvent, Member, PresenceEvent, PresenceEventType, PresenceSession, SessionEvent,
-  SessionStatus, StatusReason, UserStatus, UserStatusEvent, UsercountType, UserPresenceMessage, WatchedUser,
+  ChannelDiff, ChannelSnapshot, CleanupEvent, HistoryReason, Member, PresenceEvent, PresenceEventType, PresenceSession, SessionEvent,
+  SessionHistoryEntry, SessionStatus, StatusReason, UserStatus, UserStatusEvent, UsercountType, UserPresenceMessage, WatchedUser,
 } from './presence.types.js';
 export { SocketClusterAdapter } from './socketcluster/socketcluster.adapter.js';
 export { createPresenceEntity, type PresenceRecord } from './store/presence.entity.js';

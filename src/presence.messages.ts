@@ -16,6 +16,10 @@ export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed s
 export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
   `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
+export const HISTORY_OFF = 'session history is off: set the history option ({ history: { retentionMs } }) to record ended sessions';
+export const HISTORY_QUERY = 'getSessionHistory options must be an object { since?: Date, limit?: number }';
+export const HISTORY_SINCE = 'since must be a valid Date';
+export const HISTORY_LIMIT = (max: number) => `limit must be a positive integer (at most ${max} sessions are returned)`;
 
 // ------------------------------------------------------------------ channel presence access
 

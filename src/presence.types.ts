@@ -192,3 +192,22 @@ export interface CleanupEvent {
 
 export type PresenceEvent = UserStatusEvent | SessionEvent | CleanupEvent;
 export type PresenceEventType = PresenceEvent['type'];
+
+// ------------------------------------------------------------------ session history (option `history`)
+
+/**
+ * How a session ended: its socket closed (`disconnect`), its instance stopped (`shutdown`), its instance died
+ * and was reaped (`instance-down`, also a cold start's old rows), or GC collected rows no instance owned (`cleanup`).
+ */
+export type HistoryReason = 'disconnect' | 'shutdown' | 'instance-down' | 'cleanup';
+
+/** One ended session, as `PresenceService.getSessionHistory` returns it. */
+export interface SessionHistoryEntry {
+  socketId: string;
+  /** null for an anonymous session. */
+  userId: string | null;
+  connectedAt: Date;
+  disconnectedAt: Date;
+  reason: HistoryReason;
+  instanceId: string;
+}

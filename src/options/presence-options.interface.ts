@@ -78,6 +78,11 @@ export interface UserPresenceOptions {
   maxIds?: number;
 }
 
+export interface HistoryOptions {
+  /** Rows of sessions that ended longer ago than this are pruned by the GC instance. Default 30 days. */
+  retentionMs?: number;
+}
+
 export interface PresenceModuleOptions {
   /** An existing AGServer. Without it the module attaches one to Nest's HTTP server at `/socketcluster/`. */
   server?: AGServer;
@@ -110,6 +115,8 @@ export interface PresenceModuleOptions {
    * NULL) or `false` (nowhere). Default `'presence-row'`.
    */
   storeAuthToken?: 'presence-row' | false;
+  /** One row per ended session in `<tableName>_history`, for `getSessionHistory` and your own SQL. Default `false`. */
+  history?: HistoryOptions | false;
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
   /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */

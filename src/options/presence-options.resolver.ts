@@ -79,6 +79,7 @@ const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
   'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
   'transactionTimeoutMs', 'shutdownTimeoutMs', 'storeAuthToken', 'limits', 'userPresence',
+  'history',
 ] as const;
 
 /** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
@@ -149,6 +150,7 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     ...resolveTimeouts(c, raw),
     storeAuthToken: resolveStoreAuthToken(c, raw.storeAuthToken),
     limits: resolveLimits(c, raw.limits),
+    history: resolveHistory(c, raw.history),
   };
   if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
   return resolved;
@@ -176,6 +178,16 @@ function resolveLimits(c: Checker, value: unknown): ResolvedPresenceOptions['lim
     subscriptionsPerSocket: c.int('limits.subscriptionsPerSocket', raw.subscriptionsPerSocket, 1000, 1),
     statusIntervalMs: c.int('limits.statusIntervalMs', raw.statusIntervalMs, 1000, 0),
   };
+}
+
+function resolveHistory(c: Checker, value: unknown): ResolvedPresenceOptions['history'] {
+  if (value === undefined || value === false) return false;
+  if (!isObject(value)) {
+    c.fail('history', 'false or { retentionMs }', value);
+    return false;
+  }
+  c.unknownKeys('history.', value, ['retentionMs']);
+  return { retentionMs: c.int('history.retentionMs', value.retentionMs, 30 * DAY_MS, 1000) };
 }
 
 function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {

@@ -36,4 +36,5 @@ export interface ResolvedPresenceOptions {
   shutdownTimeoutMs: number;
   storeAuthToken: 'presence-row' | false;
   limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
+  history: false | { retentionMs: number };
 }
