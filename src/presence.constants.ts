@@ -4,6 +4,9 @@ export const SET_STATUS_PROCEDURE = 'presence.setStatus';
 /** Procedure a client invokes for the members of a channel (channel presence). */
 export const MEMBERS_PROCEDURE = 'presence.members';
 
+/** Procedure a client invokes for the status and last-seen time of the users it watches (user presence). */
+export const USERS_PROCEDURE = 'presence.users';
+
 /** Widths of the sc-presence columns; values that do not fit are refused, never truncated. */
 export const MAX_CHANNEL_LENGTH = 255;
 export const MAX_USER_ID_LENGTH = 255;

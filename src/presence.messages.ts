@@ -16,6 +16,10 @@ export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed s
 export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
   `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
+export const HISTORY_OFF = 'session history is off: set the history option ({ history: { retentionMs } }) to record ended sessions';
+export const HISTORY_QUERY = 'getSessionHistory options must be an object { since?: Date, limit?: number }';
+export const HISTORY_SINCE = 'since must be a valid Date';
+export const HISTORY_LIMIT = (max: number) => `limit must be a positive integer (at most ${max} sessions are returned)`;
 
 // ------------------------------------------------------------------ channel presence access
 
@@ -26,6 +30,17 @@ export const CHANNEL_SUBSCRIBE_FIRST = (channel: string) => `subscribe to '${cha
 export const CANNOT_SUBSCRIBE = (problem: string) => `cannot subscribe: ${problem}`;
 export const SERVER_ONLY_CHANNEL = (channel: string) => `'${channel}' is published by the server only`;
 export const ACCESS_ENDED = (channel: string, reason: string) => `no longer allowed to see who is in '${channel}': ${reason}`;
+
+// ------------------------------------------------------------------ watched users (user presence)
+
+export const USER_PRESENCE_OFF = 'user presence is not enabled on this server: set the userPresence option';
+export const WATCH_ANONYMOUS = 'an anonymous socket cannot watch users: authenticate first';
+export const WATCH_USER_ID = (max: number) => `a watched user id must be a well-formed string of 1 to ${max} characters`;
+export const WATCH_NOT_ALLOWED = (userId: string) => `not allowed to watch user '${userId.slice(0, 64)}'`;
+export const WATCH_IDS_TYPE = 'presence.users takes an array of user ids (strings)';
+export const WATCH_TOO_MANY = (max: number) =>
+  `presence.users answers for at most ${max} user ids per call (userPresence.maxIds): split the list`;
+export const WATCH_ENDED = (userId: string, reason: string) => `no longer allowed to watch user '${userId.slice(0, 64)}': ${reason}`;
 
 // ------------------------------------------------------------------ the app's own inbound middleware
 

@@ -20,6 +20,7 @@ import { PresenceTracker } from './tracker/presence.tracker.js';
 import { PresenceStore } from './store/presence.store.js';
 import { PresenceWriter } from './tracker/presence.writer.js';
 import { UsercountPublisher } from './usercount/usercount.publisher.js';
+import { UserPresence } from './users/user-presence.service.js';
 
 /**
  * Tracks every SocketCluster socket and subscription in a shared table.
@@ -48,6 +49,7 @@ import { UsercountPublisher } from './usercount/usercount.publisher.js';
     PresenceExplorer,
     CommitEffects,
     ChannelPresence,
+    UserPresence,
     PresenceOrchestrator,
     PresenceService,
   ],

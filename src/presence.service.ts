@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceConfig } from './options/presence.config.js';
-import type { SessionStatus, UserStatus, UsercountType } from './presence.types.js';
+import type { SessionHistoryEntry, SessionStatus, UserStatus, UsercountType } from './presence.types.js';
 import { PresenceError } from './presence.errors.js';
 import type { PresenceSession } from './presence.types.js';
 import { AgServerHost } from './socketcluster/ag-server.host.js';
@@ -10,17 +10,33 @@ import { channelProblem, isWellFormed } from './socketcluster/socket-identity.ut
 import { MAX_USER_ID_LENGTH } from './presence.constants.js';
 import { PresenceStore } from './store/presence.store.js';
 import type { Observable } from 'rxjs';
-import type { PresenceEvent } from './presence.types.js';
+import type { ChannelDiff, PresenceEvent } from './presence.types.js';
+import { ChannelPresence } from './channels/channel-presence.service.js';
 import { PresenceEvents } from './events/presence-events.service.js';
-import { COUNT_TYPE, USER_ID_VALUE, USER_IDS_TYPE } from './presence.messages.js';
+import {
+  COUNT_TYPE, HISTORY_LIMIT, HISTORY_OFF, HISTORY_QUERY, HISTORY_SINCE, USER_ID_VALUE, USER_IDS_TYPE,
+} from './presence.messages.js';
 
 export interface UserStatusDetails {
   status: UserStatus;
   /** When the stored status last changed; null if the user was never seen. */
   since: Date | null;
-  /** When a session of the user was last seen changing or closing; null if never seen. */
+  /**
+   * When a session of the user was last seen changing or closing; null if never seen. With `history`, an offline
+   * user's last seen is also looked up in the history, so it outlives the status row (pruned after `gc.retentionMs`).
+   */
   lastSeen: Date | null;
 }
+
+export interface SessionHistoryQuery {
+  /** Only sessions that ended at or after this. */
+  since?: Date;
+  /** At most this many sessions (default 100, at most 1000). */
+  limit?: number;
+}
+
+const HISTORY_DEFAULT_LIMIT = 100;
+const HISTORY_MAX_LIMIT = 1000;
 
 const USERCOUNT_TYPES: readonly UsercountType[] = ['users', 'sockets', 'subscriptions'];
 
@@ -36,6 +52,7 @@ export class PresenceService {
     private readonly host: AgServerHost,
     private readonly tracker: PresenceTracker,
     private readonly events: PresenceEvents,
+    private readonly channels: ChannelPresence,
   ) {}
 
   /** The AGServer presence runs on (e.g. to sign auth tokens with `socket.setAuthToken`). */
@@ -64,12 +81,41 @@ export class PresenceService {
       const row = stored.get(userId);
       result[userId] = row ? { status: row.status, since: row.changedAt, lastSeen: row.lastSeen } : { status: 'offline', since: null, lastSeen: null };
     }
+    const offline = Object.keys(result).filter((userId) => result[userId].status === 'offline');
+    for (const [userId, ended] of await this.store.lastSessionEnds(offline)) {
+      const details = result[userId];
+      if (!details.lastSeen || details.lastSeen < ended) details.lastSeen = ended;
+    }
     return result;
+  }
+
+  /**
+   * The user's ended sessions, newest first (by when they ended), from the history (option `history`). A limit
+   * above 1000 is capped at 1000. Sessions still open are not in it: see `getUserSessions`.
+   */
+  async getSessionHistory(userId: string, query: SessionHistoryQuery = {}): Promise<SessionHistoryEntry[]> {
+    checkUserId(userId);
+    if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new PresenceError(HISTORY_QUERY);
+    const { since, limit = HISTORY_DEFAULT_LIMIT } = query;
+    if (since !== undefined && !(since instanceof Date && Number.isFinite(since.getTime()))) throw new PresenceError(HISTORY_SINCE);
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) throw new PresenceError(HISTORY_LIMIT(HISTORY_MAX_LIMIT));
+    if (!this.store.recordsHistory) throw new PresenceError(HISTORY_OFF);
+    await this.tracker.ownWrites();
+    return this.store.sessionHistory(userId, since, Math.min(limit, HISTORY_MAX_LIMIT));
   }
 
   /** Every status change and session event, as the decorated hooks receive them. */
   get events$(): Observable<PresenceEvent> {
     return this.events.events$;
+  }
+
+  /**
+   * The diffs of a channel with channel presence, as clients subscribed to `prefix + channel` receive them, from
+   * whichever instance committed them: for backends that follow a room without a socket. Throws a PresenceError
+   * at once for a channel without presence.
+   */
+  channelDiffs$(channel: string): Observable<ChannelDiff> {
+    return this.channels.diffs$(channel);
   }
 
   async getUserSessions(userId: string): Promise<PresenceSession[]> {

@@ -76,6 +76,27 @@ export interface ChannelSnapshot {
   members: Member[];
 }
 
+// ------------------------------------------------------------------ watched users (wire types)
+
+/**
+ * Published on `userPresence.prefix + userId` once per real transition of that user in the whole cluster.
+ * Times are ISO text. `lastSeen` is when the user was last seen online or idle: for `offline`, the time they went
+ * offline (after `offlineGraceMs`, when there is one); for `online` and `idle`, the time of the message (`at`).
+ */
+export interface UserPresenceMessage {
+  userId: string;
+  status: UserStatus;
+  previousStatus: UserStatus;
+  lastSeen: string | null;
+  at: string;
+}
+
+/** One user in the answer to `presence.users`: `lastSeen` as in UserPresenceMessage (the time of the answer for online or idle). */
+export interface WatchedUser {
+  status: UserStatus;
+  lastSeen: string | null;
+}
+
 // ------------------------------------------------------------------ transitions
 
 export interface StatusChange {
@@ -171,3 +192,22 @@ export interface CleanupEvent {
 
 export type PresenceEvent = UserStatusEvent | SessionEvent | CleanupEvent;
 export type PresenceEventType = PresenceEvent['type'];
+
+// ------------------------------------------------------------------ session history (option `history`)
+
+/**
+ * How a session ended: its socket closed (`disconnect`), its instance stopped (`shutdown`), its instance died
+ * and was reaped (`instance-down`, also a cold start's old rows), or GC collected rows no instance owned (`cleanup`).
+ */
+export type HistoryReason = 'disconnect' | 'shutdown' | 'instance-down' | 'cleanup';
+
+/** One ended session, as `PresenceService.getSessionHistory` returns it. */
+export interface SessionHistoryEntry {
+  socketId: string;
+  /** null for an anonymous session. */
+  userId: string | null;
+  connectedAt: Date;
+  disconnectedAt: Date;
+  reason: HistoryReason;
+  instanceId: string;
+}

@@ -1,10 +1,9 @@
 import type { AGClientSocket } from 'socketcluster-client';
+import { USERS_PROCEDURE } from '../presence.constants.js';
 import { ChannelWatch, later, toError, type SubscriptionRegistry } from './channel.watch.js';
 import { LatestStream } from './latest.stream.js';
 import { toUserPresenceMessage, toWatchedUsers, UsersSync, type WatchedUsers } from './users.sync.js';
 
-/** Procedure a client invokes for the current status of watched users. */
-export const USERS_PROCEDURE = 'presence.users';
 /** The server's default `userPresence.prefix`. */
 export const DEFAULT_USER_PRESENCE_PREFIX = 'presence:user:';
 

@@ -1,21 +1,4 @@
-import type { UserStatus } from '../presence.types.js';
-
-/** What a client receives on `prefix + userId` once per real transition of that user in the cluster. */
-export interface UserPresenceMessage {
-  userId: string;
-  status: UserStatus;
-  previousStatus: UserStatus;
-  /** When the user was last online or idle (ISO time); null if never. */
-  lastSeen: string | null;
-  /** When the transition happened (ISO time). */
-  at: string;
-}
-
-/** One user as `presence.users` answers, and as `presenceClient.users()` yields. */
-export interface WatchedUser {
-  status: UserStatus;
-  lastSeen: string | null;
-}
+import type { UserPresenceMessage, UserStatus, WatchedUser } from '../presence.types.js';
 
 export type WatchedUsers = Readonly<Record<string, WatchedUser>>;
 

@@ -6,11 +6,13 @@ import type { Commit, CommitCause, SessionRef } from '../presence.types.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { UsercountPublisher } from '../usercount/usercount.publisher.js';
+import { UserPresence } from '../users/user-presence.service.js';
 
 /**
  * The one path from a committed transaction to the rest of the app. Whatever wrote the table (a flush, GC,
  * reaping a dead instance, a cold start, shutdown) hands its commit here, and the same things follow in the
- * same order: the cleanup event, session events, channel diffs, user events, the offline grace, the user count.
+ * same order: the cleanup event, session events, channel diffs, user events and watched users' messages, the
+ * offline grace, the user count.
  * What is reported was decided inside the transaction, so each change is reported once in the cluster.
  */
 @Injectable()
@@ -25,6 +27,7 @@ export class CommitEffects {
     private readonly channels: ChannelPresence,
     private readonly usercount: UsercountPublisher,
     private readonly instance: PresenceInstance,
+    private readonly users: UserPresence,
   ) {}
 
   async apply(commit: Commit, cause: CommitCause): Promise<void> {
@@ -40,6 +43,7 @@ export class CommitEffects {
         reason: user?.reason ?? cause.reason, at,
       });
     }
+    this.users.publish(commit.changes ?? [], at);
     // On shutdown the users keep their status: they may be reconnecting elsewhere, and the GC leader's sweep
     // takes the others offline.
     if (!cause.shutdown) for (const userId of commit.deferred ?? []) this.graceFor(userId, cause);

@@ -69,6 +69,20 @@ export interface ChannelPresenceOptions {
   canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
 }
 
+export interface UserPresenceOptions {
+  /** The transitions of user U are published on `prefix + U`. Default `'presence:user:'`. */
+  prefix?: string;
+  /** Who may watch whom (subscribe to `prefix + userId`, or ask `presence.users`). Default: any authenticated socket. */
+  canWatch?: (socket: AGServerSocket, userId: string) => boolean | Promise<boolean>;
+  /** Most user ids one `presence.users` call may ask for. Default 100. */
+  maxIds?: number;
+}
+
+export interface HistoryOptions {
+  /** Rows of sessions that ended longer ago than this are pruned by the GC instance. Default 30 days. */
+  retentionMs?: number;
+}
+
 export interface PresenceModuleOptions {
   /** An existing AGServer. Without it the module attaches one to Nest's HTTP server at `/socketcluster/`. */
   server?: AGServer;
@@ -94,11 +108,15 @@ export interface PresenceModuleOptions {
   isGlobal?: boolean;
   /** Per-channel presence (who is in a room). Default `false`. */
   channelPresence?: ChannelPresenceOptions | false;
+  /** Watched users (friend lists): each user's transitions on a channel of its own. Default `false`. */
+  userPresence?: UserPresenceOptions | false;
   /**
    * Where the auth token's JSON is stored: `'presence-row'` (the socket's own row only; its channel rows hold
    * NULL) or `false` (nowhere). Default `'presence-row'`.
    */
   storeAuthToken?: 'presence-row' | false;
+  /** One row per ended session in `<tableName>_history`, for `getSessionHistory` and your own SQL. Default `false`. */
+  history?: HistoryOptions | false;
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
   /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */

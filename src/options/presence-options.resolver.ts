@@ -78,7 +78,8 @@ class Checker {
 const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
   'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
-  'transactionTimeoutMs', 'shutdownTimeoutMs', 'storeAuthToken', 'limits',
+  'transactionTimeoutMs', 'shutdownTimeoutMs', 'storeAuthToken', 'limits', 'userPresence',
+  'history',
 ] as const;
 
 /** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
@@ -144,11 +145,12 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     gc,
     offlineGraceMs: c.int('offlineGraceMs', raw.offlineGraceMs, 0, 0),
     scc: resolveScc(c, raw.scc),
-    channelPresence: resolveChannelPresence(c, raw.channelPresence),
+    ...resolvePresenceChannels(c, raw),
     flushIntervalMs: c.int('flushIntervalMs', raw.flushIntervalMs, 20, 0),
     ...resolveTimeouts(c, raw),
     storeAuthToken: resolveStoreAuthToken(c, raw.storeAuthToken),
     limits: resolveLimits(c, raw.limits),
+    history: resolveHistory(c, raw.history),
   };
   if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
   return resolved;
@@ -176,6 +178,16 @@ function resolveLimits(c: Checker, value: unknown): ResolvedPresenceOptions['lim
     subscriptionsPerSocket: c.int('limits.subscriptionsPerSocket', raw.subscriptionsPerSocket, 1000, 1),
     statusIntervalMs: c.int('limits.statusIntervalMs', raw.statusIntervalMs, 1000, 0),
   };
+}
+
+function resolveHistory(c: Checker, value: unknown): ResolvedPresenceOptions['history'] {
+  if (value === undefined || value === false) return false;
+  if (!isObject(value)) {
+    c.fail('history', 'false or { retentionMs }', value);
+    return false;
+  }
+  c.unknownKeys('history.', value, ['retentionMs']);
+  return { retentionMs: c.int('history.retentionMs', value.retentionMs, 30 * DAY_MS, 1000) };
 }
 
 function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {
@@ -226,6 +238,53 @@ function resolveScc(c: Checker, value: unknown): ResolvedPresenceOptions['scc'] 
   }
   if (raw.stateServerPort !== undefined) c.int('scc.stateServerPort', raw.stateServerPort, 7777, 1);
   return raw as ResolvedPresenceOptions['scc'];
+}
+
+/** Most ids `userPresence.maxIds` may allow: each costs a `canWatch` call and a key in one query. */
+const MAX_WATCH_IDS = 1000;
+
+function resolveUserPresence(c: Checker, value: unknown): ResolvedPresenceOptions['userPresence'] {
+  if (value === undefined || value === false) return false;
+  const raw = c.object('userPresence', value);
+  c.unknownKeys('userPresence.', raw, ['prefix', 'canWatch', 'maxIds']);
+  if (raw.canWatch !== undefined && typeof raw.canWatch !== 'function') {
+    c.fail('userPresence.canWatch', 'a function (socket, userId) => boolean | Promise<boolean>', raw.canWatch);
+  }
+  let maxIds = c.int('userPresence.maxIds', raw.maxIds, 100, 1);
+  if (maxIds > MAX_WATCH_IDS) {
+    c.fail('userPresence.maxIds', `an integer from 1 to ${MAX_WATCH_IDS}`, raw.maxIds);
+    maxIds = 100;
+  }
+  return {
+    // Room is left for the user id after the prefix: a channel name holds at most MAX_CHANNEL_LENGTH characters.
+    prefix: c.string('userPresence.prefix', raw.prefix, 'presence:user:', MAX_CHANNEL_LENGTH - 1),
+    canWatch: raw.canWatch as never,
+    maxIds,
+  };
+}
+
+/**
+ * Channel and user presence live side by side under prefixes that may nest (the defaults do: 'presence:' and
+ * 'presence:user:'). A channel whose presence channel would fall under the user prefix has no channel presence,
+ * so that `presence:user:42` always means user 42; a user prefix that every channel's presence would fall under
+ * is refused.
+ */
+function resolvePresenceChannels(c: Checker, raw: Obj): Pick<ResolvedPresenceOptions, 'channelPresence' | 'userPresence'> {
+  const channelPresence = resolveChannelPresence(c, raw.channelPresence);
+  const userPresence = resolveUserPresence(c, raw.userPresence);
+  if (!channelPresence || !userPresence) return { channelPresence, userPresence };
+  const { prefix } = channelPresence;
+  if (prefix.startsWith(userPresence.prefix)) {
+    c.problems.push(
+      `userPresence.prefix ('${userPresence.prefix}') must not be the start of channelPresence.prefix ('${prefix}'): ` +
+        'the presence of every channel would read as a watched user; choose prefixes that differ',
+    );
+    return { channelPresence, userPresence };
+  }
+  if (!userPresence.prefix.startsWith(prefix)) return { channelPresence, userPresence };
+  const taken = userPresence.prefix.slice(prefix.length);
+  const { matches } = channelPresence;
+  return { channelPresence: { ...channelPresence, matches: (channel) => !channel.startsWith(taken) && matches(channel) }, userPresence };
 }
 
 function resolveChannelPresence(c: Checker, value: unknown): ResolvedPresenceOptions['channelPresence'] {

@@ -27,10 +27,14 @@ export interface ResolvedPresenceOptions {
         prefix: string;
         canSubscribe?: (socket: AGServerSocket, channel: string) => boolean | Promise<boolean>;
       };
+  userPresence:
+    | false
+    | { prefix: string; canWatch?: (socket: AGServerSocket, userId: string) => boolean | Promise<boolean>; maxIds: number };
   flushIntervalMs: number;
   statementTimeoutMs: number;
   transactionTimeoutMs: number;
   shutdownTimeoutMs: number;
   storeAuthToken: 'presence-row' | false;
   limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
+  history: false | { retentionMs: number };
 }

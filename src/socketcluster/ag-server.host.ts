@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-server';
-import { checkChannelAccess } from './channel-access.check.js';
+import { checkPresenceSubscription, isPresenceChannel } from './channel-access.check.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
 import { InboundMiddlewareChain, type InboundAction } from './inbound-middleware.chain.js';
@@ -17,6 +17,7 @@ export class AgServerHost {
   private readonly logger = new Logger('PresenceModule');
   private server?: AGServer;
   private owned = false;
+  private closed = false;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -41,8 +42,8 @@ export class AgServerHost {
   }
 
   /**
-   * Refuses what could not be stored, and presence channels the socket may not see. Synchronous but for the
-   * access check of a presence channel (`canSubscribe` may be async).
+   * Refuses what could not be stored, and presence channels (of a channel or a user) the socket may not see.
+   * Synchronous but for the access check of a presence channel (`canSubscribe` and `canWatch` may be async).
    */
   private subscribeRefusal(socket: AGServerSocket, channel: unknown): PresenceError | null | Promise<PresenceError | null> {
     const options = this.config.options;
@@ -53,28 +54,36 @@ export class AgServerHost {
     if (!socket.isSubscribed(channel as string) && socket.subscriptions().length >= max) {
       return new PresenceError(TOO_MANY_SUBSCRIPTIONS(max));
     }
-    const presence = options.channelPresence;
-    if (!presence || !(channel as string).startsWith(presence.prefix)) return null;
-    return checkChannelAccess(options, socket, (channel as string).slice(presence.prefix.length)).then(
+    const access = checkPresenceSubscription(options, socket, channel as string);
+    if (!access) return null;
+    return access.then(
       () => null,
       (error: Error) => (error instanceof PresenceError ? error : new PresenceError(CANNOT_SUBSCRIBE(error.message))),
     );
   }
 
-  /** The user count and presence diffs come from the server only: a client publishing there would forge them. */
+  /**
+   * The user count, presence diffs and watched users' transitions come from the server only: a client publishing
+   * there would forge them.
+   */
   private publishRefusal(channel: unknown): PresenceError | null {
-    const { usercount, channelPresence } = this.config.options;
+    const options = this.config.options;
     if (typeof channel !== 'string') return null;
-    if ((usercount && channel === usercount.channel) || (channelPresence && channel.startsWith(channelPresence.prefix))) {
+    if ((options.usercount && channel === options.usercount.channel) || isPresenceChannel(options, channel)) {
       return new PresenceError(SERVER_ONLY_CHANNEL(channel));
     }
     return null;
   }
 
+  /**
+   * Closes the server we attached. It stays the one `get()` returns: the shutdown's last publishes (channel
+   * diffs, watched users) still go out through its broker, which SCC leaves only after them; a fresh server
+   * attached then would reach no other instance and never be closed.
+   */
   async close(): Promise<void> {
-    if (!this.owned || !this.server) return;
+    if (!this.owned || !this.server || this.closed) return;
+    this.closed = true;
     const server = this.server;
-    this.server = undefined;
     await server.close().catch((error: Error) => this.logger.warn(`closing the SocketCluster server: ${error.message}`));
   }
 

@@ -1,11 +1,11 @@
 import type { ChannelDiff, Member, SessionStatus } from '../presence.types.js';
 import { sessionsStatus } from '../state/status.aggregate.js';
-import { diffMembers, type MemberRow } from '../state/members.diff.js';
-import { toSqlTime } from './sql.dialect.js';
+import { diffMembers, type MemberHold, type MemberRow } from '../state/members.diff.js';
+import { fromSqlTime, toSqlTime } from './sql.dialect.js';
 import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { SocketsTable } from './sockets.table.js';
 
-const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status'] as const;
+const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status', 'SCP_held'] as const;
 
 /** Channel presence: the members of each channel as last published, and each channel's diff counter. */
 export class MembersTable {
@@ -18,12 +18,19 @@ export class MembersTable {
   /**
    * Under the users' status-row locks (so no other instance changes these users meanwhile): aggregate each
    * user's sockets per channel, compare with the members as last published, write the difference and number
-   * each changed channel's diff. Channel rows are locked last, in key order, by everyone.
+   * each changed channel's diff. Channel rows are locked last, in key order, by everyone. With a `hold` (the
+   * reconnect grace), memberships whose last socket closed are stamped as held instead of leaving; the holds
+   * that begin are returned, to be decided again after the grace.
    */
-  async memberships(tx: Tx, userIds: string[], now: Date): Promise<ChannelDiff[]> {
+  async memberships(
+    tx: Tx,
+    userIds: string[],
+    now: Date,
+    hold?: MemberHold,
+  ): Promise<{ diffs: ChannelDiff[]; holds: Array<{ channel: string; userId: string }> }> {
     const at = toSqlTime(now);
     const users = [...new Set(userIds)].sort();
-    if (users.length === 0) return [];
+    if (users.length === 0) return { diffs: [], holds: [] };
     const after: MemberRow[] = [];
     const before: MemberRow[] = [];
     for (const part of chunks(users)) {
@@ -31,18 +38,27 @@ export class MembersTable {
         if (!this.watched(row.SCP_channel)) continue;
         after.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: sessionsStatus(Number(row.online)) });
       }
-      const published = await tx.rows<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus }>(
-        `SELECT SCP_channel, SCP_user_id, SCP_status FROM ${this.sql.t('members')} WHERE SCP_user_id IN ${inList(part)}`,
+      const published = await tx.rows<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; held: string | Date | null }>(
+        `SELECT SCP_channel, SCP_user_id, SCP_status, ${this.sql.dialect.timeText('SCP_held')} AS held
+         FROM ${this.sql.t('members')} WHERE SCP_user_id IN ${inList(part)}`,
         part,
       );
-      for (const row of published) before.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status });
+      for (const row of published) {
+        before.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status, heldSince: row.held ? fromSqlTime(row.held) : null });
+      }
     }
-    const { diffs, upserts, deletes } = diffMembers(before, after);
-    if (diffs.length === 0) return [];
+    const { diffs, upserts, deletes, holds } = diffMembers(before, after, hold);
+    // Written as a member again, a membership is no longer held.
     for (const part of chunks(upserts)) {
       await tx.exec(
-        this.sql.dialect.upsert(this.sql.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status']),
-        part.flatMap((m) => [m.channel, m.userId, m.status]),
+        this.sql.dialect.upsert(this.sql.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status', 'SCP_held']),
+        part.flatMap((m) => [m.channel, m.userId, m.status, null]),
+      );
+    }
+    for (const part of chunks(holds)) {
+      await tx.exec(
+        `UPDATE ${this.sql.t('members')} SET SCP_held = ? WHERE ${pairList('SCP_channel', 'SCP_user_id', part.length)}`,
+        [at, ...part.flatMap((m) => [m.channel, m.userId])],
       );
     }
     for (const part of chunks(deletes)) {
@@ -51,6 +67,7 @@ export class MembersTable {
         part.flatMap((m) => [m.channel, m.userId]),
       );
     }
+    if (diffs.length === 0) return { diffs, holds };
     const byChannel = new Map(diffs.map((diff) => [diff.channel, diff]));
     for (const part of chunks(diffs.map((diff) => diff.channel))) {
       await tx.exec(
@@ -63,7 +80,19 @@ export class MembersTable {
       );
       for (const row of seqs) byChannel.get(row.SCP_channel)!.seq = Number(row.SCP_seq);
     }
-    return diffs;
+    return { diffs, holds };
+  }
+
+  /**
+   * Users with a membership held since before `cutoff`: a reconnect grace that nobody decided (its instance
+   * stopped or died first). At most `limit`, on the held-time index; the rest go at the next pass.
+   */
+  async heldTooLong(tx: Tx, cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await tx.rows<{ SCP_user_id: string }>(
+      `SELECT DISTINCT SCP_user_id FROM ${this.sql.t('members')} WHERE SCP_held < ? LIMIT ${Math.trunc(limit)}`,
+      [toSqlTime(cutoff)],
+    );
+    return rows.map((row) => row.SCP_user_id);
   }
 
   /** The members of a channel as last published, and the seq of that state, read in one consistent statement. */

@@ -4,7 +4,8 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
 import { NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
-import type { Member, PresenceSession, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
+import type { HistoryReason, Member, PresenceSession, SessionHistoryEntry, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
+import { HistoryTable, type EndedAt, type RecordEnded } from './history.table.js';
 import { InstancesTable, type InstanceInfo } from './instances.table.js';
 import { MembersTable } from './members.table.js';
 import { presenceMigrations } from './migrations/index.js';
@@ -27,6 +28,12 @@ export interface RemovedSockets extends Transitions {
   sockets: RemovedSocket[];
 }
 
+/** Users whose held memberships one GC pass decides. */
+const HELD_SWEEP_LIMIT = 500;
+/** Whether a membership's last socket in the channel closed in this transaction (the reconnect grace may hold it). */
+type EndedMembership = (channel: string, userId: string) => boolean;
+const memberKey = (channel: string, userId: string) => `${channel}\u0000${userId}`;
+
 /** MySQL errors after which the same transaction simply runs again. */
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const NO_TRANSITIONS: Transitions = { changes: [], deferred: [], channels: [] };
@@ -45,6 +52,7 @@ export class PresenceStore {
   private status!: StatusTable;
   private members?: MembersTable;
   private instances!: InstancesTable;
+  private history?: HistoryTable;
   /** Pooled connections whose session is already READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
   /** better-sqlite3 has one connection: its transactions must not interleave. */
@@ -97,6 +105,7 @@ export class PresenceStore {
     this.status = new StatusTable(this.sql, this.sockets);
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);
+    this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
   }
 
   /**
@@ -122,26 +131,31 @@ export class PresenceStore {
    * Applies one flush and the status transitions it causes, in one transaction: the socket rows are written,
    * then the users' status rows are locked, their sessions aggregated and the changed ones written.
    * With `reconcile`, rows of this instance not written by this batch are deleted as ghosts (after an outage).
+   * `lingering`: memberships of sockets that ended in this batch, which the reconnect grace holds.
    */
   async write(
     batch: WriteBatch,
     instanceId: string,
     now: Date,
-    options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean },
+    options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean; lingering?: ReadonlyArray<{ channel: string; userId: string }> },
   ): Promise<Transitions & { ghosts: number }> {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    const statements = [batch.removedSockets, batch.removedChannels, rows].reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
+    const lists = [batch.removedSockets, batch.removedChannels, rows, this.history ? batch.removedSockets : []];
+    const statements = lists.reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
+    const lingering = new Set((options.lingering ?? []).map((m) => memberKey(m.channel, m.userId)));
+    const ended = lingering.size > 0 ? (channel: string, userId: string) => lingering.has(memberKey(channel, userId)) : undefined;
     return run(async (tx) => {
       const users = new Set(affected);
+      await this.history?.record(tx, batch.removedSockets, 'disconnect', now);
       await this.sockets.deleteSockets(tx, batch.removedSockets);
       await this.sockets.deleteRows(tx, batch.removedChannels);
       await this.sockets.upsert(tx, rows);
-      const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users) : 0;
-      return { ...(await this.transitions(tx, [...users], now, options.deferOffline)), ghosts };
+      const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users, this.ended('disconnect', now)) : 0;
+      return { ...(await this.transitions(tx, [...users], now, options.deferOffline, ended)), ghosts };
     });
   }
 
@@ -177,6 +191,8 @@ export class PresenceStore {
       const coldStart = (await this.direct((tx) => this.instances.othersAlive(tx, instance.id, cutoff))) === 0;
       const transitions = !coldStart ? NO_TRANSITIONS : await this.transaction(async (tx) => {
         await this.status.offlineWithSessions(tx, now);
+        // The old sessions ended with their instances, which nobody reaped: as of their last refresh.
+        await this.history?.recordAll(tx, 'instance-down', 'last-refresh');
         await this.sockets.deleteAll(tx);
         await this.instances.deleteAll(tx);
         await this.members?.deleteAll(tx);
@@ -215,15 +231,22 @@ export class PresenceStore {
   reapInstance(instanceId: string, cutoff: Date, now: Date): Promise<RemovedSockets | null> {
     return this.transaction(async (tx) => {
       if (!(await this.instances.remove(tx, instanceId, cutoff))) return null;
-      return this.afterRemoval(tx, await this.sockets.removeOfInstance(tx, instanceId), now, false);
+      const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('instance-down', 'last-refresh'));
+      return this.afterRemoval(tx, removed, now, false);
     });
   }
 
-  /** Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. */
+  /**
+   * Graceful shutdown: every row of this instance and its lease, with the status transitions that follow. With
+   * `deferOffline` (an offline grace) the users' statuses and channel memberships are held: they may be
+   * reconnecting to another instance. Every membership that goes here goes because its socket ended, so all
+   * are held; the GC leader's sweep decides them after the grace.
+   */
   removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
     return this.transaction(async (tx) => {
       await this.instances.remove(tx, instanceId);
-      return this.afterRemoval(tx, await this.sockets.removeOfInstance(tx, instanceId), now, deferOffline);
+      const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('shutdown', now));
+      return this.afterRemoval(tx, removed, now, deferOffline, deferOffline ? () => true : undefined);
     });
   }
 
@@ -238,13 +261,17 @@ export class PresenceStore {
     // Usually nothing is stale: one cheap read instead of a locking transaction.
     const stale = await this.direct((tx) => this.sockets.anyStale(tx, cutoff));
     const removed: RemovedSockets = !stale ? { sockets: [], ...NO_TRANSITIONS } : await this.transaction(async (tx) => {
-      const found = await this.afterRemoval(tx, await this.sockets.removeStale(tx, cutoff), now, false);
+      const stale = await this.sockets.removeStale(tx, cutoff, this.ended('cleanup', 'last-refresh'));
+      const found = await this.afterRemoval(tx, stale, now, false);
       // Channel rows left without their presence row; presence rows go only through the locked select above.
       rows = found.sockets.length + (await this.sockets.deleteStaleChannels(tx, cutoff));
       return found;
     });
     const orphans = await this.direct((tx) => this.status.orphans(tx, statusCutoff));
-    const repaired = await this.recompute(orphans, now);
+    // Memberships held by a reconnect grace whose instance stopped or died before deciding them.
+    const members = this.members;
+    const held = members ? await this.direct((tx) => members.heldTooLong(tx, statusCutoff, HELD_SWEEP_LIMIT)) : [];
+    const repaired = await this.recompute([...new Set([...orphans, ...held])], now);
     return { ...removed, rows, changes: [...removed.changes, ...repaired.changes], channels: [...removed.channels, ...repaired.channels] };
   }
 
@@ -260,7 +287,42 @@ export class PresenceStore {
     return { statuses, channels };
   }
 
+  /**
+   * Deletes history rows of sessions that ended before `cutoff`, `limit` at a time, at most `batches` statements:
+   * each is short, so a large backlog never holds locks for long, and what is left goes at the next run.
+   */
+  async pruneHistory(cutoff: Date, limit: number, batches: number): Promise<number> {
+    const history = this.history;
+    if (!history) return 0;
+    let pruned = 0;
+    for (let i = 0; i < batches; i++) {
+      const deleted = await this.direct((tx) => history.prune(tx, cutoff, limit));
+      pruned += deleted;
+      if (deleted < limit) break;
+    }
+    return pruned;
+  }
+
   // ---------------------------------------------------------------- reads
+
+  /** Whether ended sessions are recorded (option `history`). */
+  get recordsHistory(): boolean {
+    return this.history !== undefined;
+  }
+
+  /** A user's ended sessions, newest first (empty with `history` off). */
+  sessionHistory(userId: string, since: Date | undefined, limit: number): Promise<SessionHistoryEntry[]> {
+    const history = this.history;
+    if (!history) return Promise.resolve([]);
+    return this.direct((tx) => history.ofUser(tx, userId, since, limit));
+  }
+
+  /** When each of `userIds` last ended a session, from the history (empty with `history` off). */
+  lastSessionEnds(userIds: string[]): Promise<Map<string, Date>> {
+    const history = this.history;
+    if (!history || userIds.length === 0) return Promise.resolve(new Map());
+    return this.direct((tx) => history.lastEnded(tx, userIds));
+  }
 
   channelSnapshot(channel: string): Promise<{ seq: number; members: Member[] }> {
     if (!this.members) return Promise.resolve({ seq: 0, members: [] });
@@ -288,16 +350,31 @@ export class PresenceStore {
 
   // ---------------------------------------------------------------- composed steps, inside a transaction
 
-  /** The transitions of the users whose sockets were just removed. */
-  private async afterRemoval(tx: Tx, sockets: RemovedSocket[], now: Date, deferOffline: boolean): Promise<RemovedSockets> {
-    const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
-    return { sockets, ...(await this.transitions(tx, users, now, deferOffline)) };
+  /** With `history` on: what records the sessions of sockets whose rows a removal is about to delete. */
+  private ended(reason: HistoryReason, at: EndedAt): RecordEnded | undefined {
+    const history = this.history;
+    return history ? (tx, socketIds) => history.record(tx, socketIds, reason, at) : undefined;
   }
 
-  /** Status transitions, then (after every status lock) the channel presence diffs of the same users. */
-  private async transitions(tx: Tx, users: string[], now: Date, deferOffline: boolean): Promise<Transitions> {
+  /** The transitions of the users whose sockets were just removed. */
+  private async afterRemoval(tx: Tx, sockets: RemovedSocket[], now: Date, deferOffline: boolean, ended?: EndedMembership): Promise<RemovedSockets> {
+    const users = [...new Set(sockets.flatMap((s) => (s.userId === null ? [] : [s.userId])))];
+    return { sockets, ...(await this.transitions(tx, users, now, deferOffline, ended)) };
+  }
+
+  /**
+   * Status transitions, then (after every status lock) the channel presence diffs of the same users. With an
+   * offline grace, memberships are held as well (`ended`: those whose last socket just closed); users whose hold
+   * begins are deferred like those whose offline waits, so that they are decided again after the grace.
+   */
+  private async transitions(tx: Tx, users: string[], now: Date, deferOffline: boolean, ended?: EndedMembership): Promise<Transitions> {
     const decided = await this.status.transitions(tx, users, now, deferOffline);
-    return { ...decided, channels: this.members ? await this.members.memberships(tx, users, now) : [] };
+    if (!this.members) return { ...decided, channels: [] };
+    const graceMs = this.config.options.offlineGraceMs;
+    const { diffs, holds } = await this.members.memberships(tx, users, now, graceMs > 0 ? { now, graceMs, ended } : undefined);
+    const waiting = new Set(decided.deferred);
+    const holding = [...new Set(holds.map((m) => m.userId))].filter((userId) => !waiting.has(userId));
+    return { ...decided, deferred: [...decided.deferred, ...holding], channels: diffs };
   }
 
   // ---------------------------------------------------------------- connection and transactions

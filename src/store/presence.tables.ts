@@ -11,6 +11,8 @@ export function presenceTableNames(tableName: string) {
     members: `${tableName}_members`,
     /** Channel presence: the sequence number of each channel's last diff. */
     channels: `${tableName}_channels`,
+    /** With `history`: one row per ended session. */
+    history: `${tableName}_history`,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
 import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
   'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
@@ -72,7 +73,7 @@ export class SocketsTable {
    * Compared by key, not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
    * Returns the number of rows deleted, and adds the ghosts' users to `users`.
    */
-  async deleteGhosts(tx: Tx, instanceId: string, written: unknown[][], users: Set<string>): Promise<number> {
+  async deleteGhosts(tx: Tx, instanceId: string, written: unknown[][], users: Set<string>, ended?: RecordEnded): Promise<number> {
     const kept = new Set(written.map((row) => `${row[0]}\u0000${row[2]}`));
     const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
       `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.table} WHERE SCP_instance_id = ?`,
@@ -80,12 +81,14 @@ export class SocketsTable {
     );
     const stale = mine.filter((row) => !kept.has(`${row.SCP_socket_id}\u0000${row.SCP_channel}`));
     for (const row of stale) if (row.SCP_user_id !== null) users.add(row.SCP_user_id);
+    const sessions = stale.filter((row) => row.SCP_channel === this.sql.presenceChannel).map((row) => row.SCP_socket_id);
+    if (ended && sessions.length > 0) await ended(tx, sessions);
     return this.deleteRows(tx, stale.map((row) => ({ socketId: row.SCP_socket_id, channel: row.SCP_channel })));
   }
 
   /** Deletes every row of an instance's sockets, and says which sockets they were. */
-  removeOfInstance(tx: Tx, instanceId: string): Promise<RemovedSocket[]> {
-    return this.removeWhere(tx, 'SCP_instance_id = ?', [instanceId]);
+  removeOfInstance(tx: Tx, instanceId: string, ended?: RecordEnded): Promise<RemovedSocket[]> {
+    return this.removeWhere(tx, 'SCP_instance_id = ?', [instanceId], ended);
   }
 
   /**
@@ -103,19 +106,20 @@ export class SocketsTable {
   }
 
   /** Deletes every row of the stale sockets (see `stale`), by their presence row. */
-  removeStale(tx: Tx, cutoff: Date): Promise<RemovedSocket[]> {
+  removeStale(tx: Tx, cutoff: Date, ended?: RecordEnded): Promise<RemovedSocket[]> {
     const { where, params } = this.stale(cutoff);
-    return this.removeWhere(tx, where, params);
+    return this.removeWhere(tx, where, params, ended);
   }
 
   /** Deletes every row of the sockets whose presence row matches `where`, and says which sockets they were. */
-  private async removeWhere(tx: Tx, where: string, params: unknown[]): Promise<RemovedSocket[]> {
+  private async removeWhere(tx: Tx, where: string, params: unknown[], ended?: RecordEnded): Promise<RemovedSocket[]> {
     const found = await tx.rows<{ SCP_socket_id: string; SCP_user_id: string | null }>(
       // Locked: a heartbeat refreshing these rows meanwhile waits, so what is reported is what is deleted.
       `SELECT SCP_socket_id, SCP_user_id FROM ${this.table} WHERE SCP_channel = ? AND ${where}${this.sql.dialect.forUpdate}`,
       [this.sql.presenceChannel, ...params],
     );
     const sockets = found.map((r) => ({ socketId: r.SCP_socket_id, userId: r.SCP_user_id }));
+    if (ended && sockets.length > 0) await ended(tx, sockets.map((s) => s.socketId));
     await this.deleteSockets(tx, sockets.map((s) => s.socketId));
     return sockets;
   }

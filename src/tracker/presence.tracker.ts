@@ -2,8 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import { describeValue } from '../options/describe-value.util.js';
 import { PresenceConfig } from '../options/presence.config.js';
-import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from '../presence.constants.js';
 import { ChannelPresence } from '../channels/channel-presence.service.js';
+import { UserPresence } from '../users/user-presence.service.js';
 import { revokeEndedAccess } from '../socketcluster/channel-access.check.js';
 import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
@@ -35,13 +36,14 @@ export class PresenceTracker {
     private readonly sessions: LiveSessions,
     private readonly writer: PresenceWriter,
     private readonly channels: ChannelPresence,
+    private readonly users: UserPresence,
   ) {}
 
   attach(server: AGServer): void {
     this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     this.consume(server, 'subscription', touch);
-    // Access to a channel's presence can end: leaving the channel, or becoming someone else (or no one).
+    // Access to a channel's or a user's presence can end: leaving the channel, or becoming someone else (or no one).
     this.consume(server, 'unsubscription', (socket, { channel }) => {
       touch(socket);
       this.recheckAccess(socket, [channel as string]);
@@ -140,13 +142,17 @@ export class PresenceTracker {
     if (this.config.options.channelPresence) {
       answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
     }
+    if (this.config.options.userPresence) {
+      answerProcedure(socket, USERS_PROCEDURE, (data) => this.users.statuses(socket, data, () => this.ownWrites()));
+    }
   }
 
   /** Not awaited: a slow `canSubscribe` must not hold up the events of other sockets. */
   private recheckAccess(socket: AGServerSocket, channels?: string[]): void {
-    if (!this.config.options.channelPresence || socket.state !== socket.OPEN) return;
+    const { channelPresence, userPresence } = this.config.options;
+    if ((!channelPresence && !userPresence) || socket.state !== socket.OPEN) return;
     revokeEndedAccess(this.config.options, socket, channels).catch((error: Error) =>
-      this.logger.error(`re-checking access to channel presence failed: ${error.message}`, error.stack),
+      this.logger.error(`re-checking access to presence channels failed: ${error.message}`, error.stack),
     );
   }
 

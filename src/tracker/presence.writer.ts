@@ -162,6 +162,7 @@ export class PresenceWriter {
         users: [...diff.causes.keys(), ...diff.channelUsers],
         deferOffline: this.config.options.offlineGraceMs > 0,
         reconcile,
+        lingering: this.lingering(diff.next),
       });
       if (written.ghosts > 0) {
         counts.leftSockets += written.ghosts;
@@ -196,6 +197,22 @@ export class PresenceWriter {
       this.logger.error(`acting on a flush failed: ${(error as Error).message}`, (error as Error).stack);
     }
     for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * With an offline grace and channel presence: the memberships of the sockets that ended in this flush, which
+   * the grace holds (a reload must not be a leave and a join). An unsubscribe of a socket that stays is not here.
+   */
+  private lingering(next: ReadonlyMap<string, SocketState | null>): Array<{ channel: string; userId: string }> | undefined {
+    const watched = this.config.options.channelPresence;
+    if (!watched || this.config.options.offlineGraceMs === 0) return undefined;
+    const out: Array<{ channel: string; userId: string }> = [];
+    for (const [id, value] of next) {
+      const ended = value === null ? this.stored.get(id) : undefined;
+      if (!ended || ended.userId === null) continue;
+      for (const channel of ended.channels) if (watched.matches(channel)) out.push({ channel, userId: ended.userId });
+    }
+    return out;
   }
 
   /** What an open socket should look like in the table now; undefined once it has begun closing. */

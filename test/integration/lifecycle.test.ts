@@ -318,7 +318,7 @@ describe.each(BACKENDS)('module lifecycle (%s)', (backend) => {
       expect(shared).toBeInstanceOf(DataSource);
       expect((ctx.presence as unknown as { store: { connection: DataSource } }).store.connection).toBe(shared);
       expect(await tablesIn(shared, ctx.table)).toEqual(
-        [ctx.table, `${ctx.table}_instances`, `${ctx.table}_status`, `${ctx.table}_members`, `${ctx.table}_channels`].sort(),
+        [ctx.table, `${ctx.table}_instances`, `${ctx.table}_status`, `${ctx.table}_members`, `${ctx.table}_channels`, `${ctx.table}_history`].sort(),
       );
 
       const socket = await connectClient(ctx.port, ctx.server, { token: { user_id: 'shared-conn' } });

@@ -64,14 +64,16 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('migration:run with the 
     await admin?.destroy();
   });
 
-  it('creates the five tables with the sc-presence columns', async () => {
+  it('creates the six tables with the sc-presence columns', async () => {
     const { stdout } = await migrationRun();
     expect(stdout).toMatch(/PresenceSchema1732406400000 has been executed successfully/);
 
-    expect(await tables()).toEqual([`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`].sort());
+    expect(await tables()).toEqual(
+      [`${table}_migrations`, table, `${table}_instances`, `${table}_status`, `${table}_members`, `${table}_channels`, `${table}_history`].sort(),
+    );
     expect((await migrations()).map((m) => m.name)).toEqual([
       'PresenceSchema1732406400000', 'PresenceChannels1732492800000', 'ScPresenceUpgrade1732665600000', 'PresenceRetention1733011200000',
-      'PresenceStatusSeen1733097600000',
+      'PresenceStatusSeen1733097600000', 'PresenceHistory1733270400000', 'PresenceRoomGrace1733356800000',
     ]);
 
     const columns = await admin.query<Array<{ name: string; type: string }>>(

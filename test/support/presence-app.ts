@@ -89,7 +89,7 @@ export async function dropTables(table: string): Promise<void> {
   const ds = new DataSource({ type: 'mysql', url: MYSQL_URL });
   await ds.initialize();
   try {
-    await ds.query(`DROP TABLE IF EXISTS ${['', '_instances', '_status', '_members', '_channels'].map((suffix) => `\`${table}${suffix}\``).join(', ')}`);
+    await ds.query(`DROP TABLE IF EXISTS ${['', '_instances', '_status', '_members', '_channels', '_history'].map((suffix) => `\`${table}${suffix}\``).join(', ')}`);
   } finally {
     await ds.destroy();
   }

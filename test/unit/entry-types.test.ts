@@ -12,5 +12,7 @@ describe('wire types', () => {
     expectTypeOf<client.ChannelSnapshot>().toEqualTypeOf<server.ChannelSnapshot>();
     expectTypeOf<client.Member>().toEqualTypeOf<server.Member>();
     expectTypeOf<server.ChannelDiff['joins'][number]>().toEqualTypeOf<server.Member>();
+    expectTypeOf<client.UserPresenceMessage>().toEqualTypeOf<server.UserPresenceMessage>();
+    expectTypeOf<client.WatchedUser>().toEqualTypeOf<server.WatchedUser>();
   });
 });

@@ -6,7 +6,7 @@ const m = (channel: string, userId: string, status: 'online' | 'idle' = 'online'
 describe('diffMembers', () => {
   it('is empty when nothing changed', () => {
     expect(diffMembers([m('a', 'u1'), m('b', 'u2', 'idle')], [m('b', 'u2', 'idle'), m('a', 'u1')])).toEqual({
-      diffs: [], upserts: [], deletes: [],
+      diffs: [], upserts: [], deletes: [], holds: [],
     });
   });
 

@@ -10,6 +10,12 @@ export interface InstanceConfig {
   /** socketcluster `authKey`: the same for every instance, so a token signed by one verifies on all. */
   authKey: string;
   scc?: { host: string; port: number };
+  /** Turns on user presence (default options). */
+  userPresence?: boolean;
+  /** Channels with channel presence. */
+  channelPresence?: string[];
+  /** Channels whose diffs the instance follows with `PresenceService.channelDiffs$`, one `diff` line each. */
+  observeChannels?: string[];
 }
 
 /** One socket as the instance's SocketCluster server sees it (GET /fixture/sockets). */
