@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toUserPresenceMessage, toWatchedUsers, UsersSync, type UserPresenceMessage } from '../../src/client/users.sync.js';
+import { toUserPresenceMessage, toWatchedUsers, UsersSync } from '../../src/client/users.sync.js';
+import type { UserPresenceMessage } from '../../src/presence.types.js';
 import type { UserStatus } from '../../src/presence.types.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
