@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
-import { createPresenceClient, type ChannelFollower, type PresenceClient } from '../../src/client/index.js';
+import { createPresenceClient, type ChannelFollower, type PresenceClient, type UsersFollower } from '../../src/client/index.js';
 import { connectClient } from '../support/clients.js';
 import { dropTables, eventually, MYSQL_URL, sleep, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { comparable, serviceMembers } from '../support/channel-members.js';
@@ -12,8 +12,9 @@ import { killAllStarted } from './support/processes.js';
  * The client helper under churn: two presence instances (Nest apps in this process) on one MariaDB table,
  * joined by SCC (the scc-state stand-in and a real scc-broker), so a room's diffs come from both instances and
  * may cross on their way. 20 users with 3 tabs each, spread over both instances, join and leave the room, drop
- * their connection and come back, and go idle and back online, in rounds of concurrent changes. Afterwards every
- * tab in the room follows it with presenceClient.channel(), and each one's members equal the service's answer.
+ * their connection and come back, and go idle and back online, in rounds of concurrent changes. Every tab
+ * follows the room with presenceClient.channel() and four users with presenceClient.users(); afterwards each
+ * one's members and watched statuses equal the service's answer.
  */
 const USERS = 20;
 const TABS = 3;
@@ -39,6 +40,8 @@ interface Tab {
   presence: PresenceClient;
   room: ChannelFollower;
   inRoom: boolean;
+  watching: string[];
+  friends: UsersFollower;
 }
 
 describe.sequential('client channel() under churn on two instances over SCC (mariadb)', () => {
@@ -60,6 +63,7 @@ describe.sequential('client channel() under churn on two instances over SCC (mar
           socketcluster: { authKey: AUTH_KEY },
           usercount: false,
           channelPresence: { channels: /^room:/ },
+          userPresence: {},
           scc: { stateServerHost: '127.0.0.1', stateServerPort: state.port },
         }),
       );
@@ -108,6 +112,7 @@ describe.sequential('client channel() under churn on two instances over SCC (mar
     probe.disconnect();
     other.disconnect();
 
+    const ids = Array.from({ length: USERS }, (_, u) => `u${u}`);
     for (let u = 0; u < USERS; u++) {
       for (let t = 0; t < TABS; t++) {
         const app = apps[(u + t) % 2]!;
@@ -118,7 +123,9 @@ describe.sequential('client channel() under churn on two instances over SCC (mar
         // Followed from the start, in the room or not: a refused or kicked-out presence subscription is asked again.
         const room = presence.channel(ROOM, { retryMs: 50, gapWaitMs: 200 });
         countCrossings(socket);
-        tabs.push({ name: `u${u}/${t}@${(u + t) % 2}`, socket, presence, room, inRoom });
+        const watching = [...new Set([pick(ids), pick(ids), pick(ids), 'nobody'])];
+        const friends = presence.users(watching, { retryMs: 50 });
+        tabs.push({ name: `u${u}/${t}@${(u + t) % 2}`, socket, presence, room, inRoom, watching, friends });
       }
     }
 
@@ -154,6 +161,17 @@ describe.sequential('client channel() under churn on two instances over SCC (mar
       const wrong = inRoom.filter((t) => JSON.stringify(comparable(t.room.latest?.members)) !== JSON.stringify(expected));
       expect(wrong.map((t) => `${t.name}: ${JSON.stringify(comparable(t.room.latest?.members))}`)).toEqual([]);
       expect(expected.length).toBe(new Set(inRoom.map((t) => t.name.split('/')[0])).size);
+    }, 20_000, 100);
+    await eventually(async () => {
+      const wrong: string[] = [];
+      for (const tab of tabs) {
+        const expected = await apps[1]!.presence.getUserStatuses(tab.watching);
+        const seen = Object.fromEntries(Object.entries(tab.friends.latest ?? {}).map(([id, user]) => [id, user.status]));
+        if (JSON.stringify(seen, Object.keys(expected).sort()) !== JSON.stringify(expected, Object.keys(expected).sort())) {
+          wrong.push(`${tab.name}: ${JSON.stringify(seen)} instead of ${JSON.stringify(expected)}`);
+        }
+      }
+      expect(wrong).toEqual([]);
     }, 20_000, 100);
     console.info(`client churn: ${diffsSeen} diffs received over ${tabs.length} tabs, ${crossings} after a higher seq`);
     // What failed in the background was refusals of tabs not in the room, nothing else.

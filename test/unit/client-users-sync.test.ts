@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toUserPresenceMessage, toWatchedUsers, UsersSync } from '../../src/client/users.sync.js';
-import type { UserPresenceMessage } from '../../src/presence.types.js';
-import type { UserStatus } from '../../src/presence.types.js';
+import type { UserPresenceMessage, UserStatus } from '../../src/presence.types.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const time = (s: number) => new Date(T0 + s * 1000).toISOString();
