@@ -32,5 +32,6 @@ export interface ResolvedPresenceOptions {
   transactionTimeoutMs: number;
   shutdownTimeoutMs: number;
   storeAuthToken: 'presence-row' | false;
+  sessionState: false | { maxBytes: number };
   limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
 }

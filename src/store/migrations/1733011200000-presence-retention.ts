@@ -1,21 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
 import { toSqlTime } from '../sql.dialect.js';
-
-/** MySQL's duplicate column and duplicate key name errors, and SQLite's duplicate column. */
-const MADE_ALREADY = /ER_DUP_FIELDNAME|ER_DUP_KEYNAME|duplicate column name/i;
-
-/** Resolves true once `statement` ran, false if another instance had made the same thing first. */
-async function madeAlready(statement: Promise<unknown>): Promise<boolean> {
-  try {
-    await statement;
-    return true;
-  } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    if (MADE_ALREADY.test(code ?? '') || MADE_ALREADY.test(message ?? '')) return false;
-    throw error;
-  }
-}
+import { hasColumn, madeAlready } from './schema-change.util.js';
 
 /**
  * What GC needs to prune the side tables within `gc.retentionMs`: an index on the status rows' last-seen time,
@@ -33,7 +19,7 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
     const q = (name: string) => (sqlite ? `"${name}"` : `\`${name}\``);
     // Instances that start together run this at the same time: the loser of a race finds the column or
     // index made already, which is what it wanted.
-    if (!(await this.hasColumn(queryRunner, sqlite, t.channels, 'SCP_changed'))) {
+    if (!(await hasColumn(queryRunner, t.channels, 'SCP_changed'))) {
       const added = await madeAlready(
         queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${sqlite ? 'DATETIME' : 'DATETIME(3)'} DEFAULT NULL`),
       );
@@ -56,7 +42,7 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
       if (sqlite) await queryRunner.query(`DROP INDEX IF EXISTS ${escape(index)}`);
       else if (await this.hasIndex(queryRunner, table, index)) await queryRunner.query(`DROP INDEX ${escape(index)} ON ${escape(table)}`);
     }
-    if (await this.hasColumn(queryRunner, sqlite, t.channels, 'SCP_changed')) {
+    if (await hasColumn(queryRunner, t.channels, 'SCP_changed')) {
       await queryRunner.query(`ALTER TABLE ${escape(t.channels)} DROP COLUMN ${escape('SCP_changed')}`);
     }
   }
@@ -68,16 +54,6 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
       [`IX_${this.tableName}_last_seen`, t.status, 'SCP_last_seen'],
       [`IX_${this.tableName}_ch_changed`, t.channels, 'SCP_changed'],
     ];
-  }
-
-  private async hasColumn(queryRunner: QueryRunner, sqlite: boolean, table: string, column: string): Promise<boolean> {
-    const rows = sqlite
-      ? ((await queryRunner.query(`PRAGMA table_info("${table}")`)) as Array<{ name: string }>).filter((c) => c.name === column)
-      : await queryRunner.query(
-          'SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?',
-          [table, column],
-        );
-    return rows.length > 0;
   }
 
   private async hasIndex(queryRunner: QueryRunner, table: string, index: string): Promise<boolean> {
