@@ -6,8 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
-import type { PresenceModuleOptions } from '../../src/index.js';
-import { BACKENDS, databaseOptions, eventually, presenceTestBed, sleep, type Backend, type PresenceApp } from '../support/presence-app.js';
+import { DataSource } from 'typeorm';
+import { presenceMigrations, type PresenceModuleOptions } from '../../src/index.js';
+import {
+  BACKENDS, databaseOptions, dropTables, eventually, presenceTestBed, sleep, uniqueTable, type Backend, type PresenceApp,
+} from '../support/presence-app.js';
 import { connectClient, subscribe } from '../support/clients.js';
 import { SqlStatementCounter } from '../support/sql-counter.js';
 
@@ -239,5 +242,30 @@ describe.each(BACKENDS)('session state (%s)', (backend: Backend) => {
     const error = await refusal(ctx.presence.setSessionState(ann.id!, { a: 1 }));
     expect(error.name).toBe('PresenceError');
     expect(error.message).toMatch(/turned off/);
+  });
+
+  it('adds its columns to tables made before it, nullable, so rows written before read as no state', async () => {
+    const ds = new DataSource({ ...databaseOptions(backend) } as never);
+    await ds.initialize();
+    const table = uniqueTable('sst');
+    const runner = ds.createQueryRunner();
+    try {
+      const earlier = presenceMigrations.filter((Migration) => Migration.name !== 'PresenceSessionState1733140800000');
+      for (const Migration of earlier) await new Migration(table).up(runner);
+      await runner.query(`INSERT INTO ${table} (SCP_socket_id, SCP_user_id, SCP_channel, SCP_instance_id) VALUES ('s1', 'ann', '${PRESENCE}', 'i1')`);
+      await runner.query(`INSERT INTO ${table}_members (SCP_channel, SCP_user_id, SCP_status) VALUES ('room', 'ann', 'online')`);
+      for (const Migration of [...presenceMigrations, ...presenceMigrations]) await new Migration(table).up(runner); // twice: idempotent
+      expect(await runner.query(`SELECT SCP_state FROM ${table}`)).toEqual([{ SCP_state: null }]);
+      expect(await runner.query(`SELECT SCP_states FROM ${table}_members`)).toEqual([{ SCP_states: null }]);
+      // What it adds goes again with its down(); the rows stay.
+      const migration = presenceMigrations.find((Migration) => Migration.name === 'PresenceSessionState1733140800000')!;
+      await new migration(table).down(runner);
+      await expect(runner.query(`SELECT SCP_state FROM ${table}`)).rejects.toThrow();
+      expect(await runner.query(`SELECT SCP_user_id FROM ${table}`)).toEqual([{ SCP_user_id: 'ann' }]);
+    } finally {
+      await runner.release();
+      await ds.destroy();
+      if (backend === 'mariadb') await dropTables(table);
+    }
   });
 });
