@@ -10,6 +10,8 @@ export interface InstanceConfig {
   /** socketcluster `authKey`: the same for every instance, so a token signed by one verifies on all. */
   authKey: string;
   scc?: { host: string; port: number };
+  /** The source of a RegExp: channel presence for the channels it matches. Off without. */
+  channelPresence?: string;
 }
 
 /** One socket as the instance's SocketCluster server sees it (GET /fixture/sockets). */
