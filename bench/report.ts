@@ -247,6 +247,22 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       ...growthSections,
     );
   }
+  const stateSections: string[] = [];
+  for (const [mode, runs] of [['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
+    const growth = runs.find((r) => r.stateHeapGrowth)?.stateHeapGrowth;
+    if (!growth) continue;
+    const total = [...growth.values()].reduce((a, v) => a + v.size, 0) / N;
+    stateSections.push(
+      `- ${mode}: ${fmtNum(total, 0)} B per socket in the snapshots; the largest differences (bytes per socket, objects per socket, constructor):`,
+      ...topPerSocket(growth, N, 12).map(({ key, bytes, count }) => `  - ${fmtNum(bytes, 0)} B, ${fmtNum(count, 2)} ×, \`${key}\``),
+    );
+  }
+  if (stateSections.length > 0) {
+    evidence.push(
+      '', '## Where the heap of a session state goes (first run: V8 heap snapshots just before and after the state phase, self sizes by constructor)', '',
+      ...stateSections,
+    );
+  }
   const profiles = [plain, sqlite, mariadb].map((runs) => (runs as PlainRun[]).find((r) => r.profile)?.profile);
   if (profiles[0] && (profiles[1] || profiles[2])) {
     const perK = (ms: number | undefined) => (ms === undefined ? '—' : fmtNum((ms / N) * 1000, 0));

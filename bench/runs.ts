@@ -109,6 +109,8 @@ export interface PresenceRun extends PlainRun {
   heapPerSocketWithState: number;
   /** What setting the states added, per socket: the reading after the state phase minus the one just before it. */
   heapPerState: number;
+  /** The same by constructor (first run, with heap snapshots). */
+  stateHeapGrowth?: HeapSummary;
 }
 
 /** The state phase: every socket sets its state this many times within this many ms (a client typing). */
@@ -281,7 +283,8 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await sleep(200);
 
       // session state: each socket of the hook group sets its state STATE_TIMES times within STATE_SPREAD_MS
-      const withoutState = await server.peer.request<HeapReading>('heap', {}, 120_000);
+      const stateSnapshots = snapshotPaths(run, `${mode}-state`);
+      const withoutState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.base }, 120_000);
       const stateSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const sq0 = mode === 'mariadb' ? await db.questions() : 0;
       const stateSent0 = db.sent; // from here on, every statement of this connection is subtracted
@@ -293,7 +296,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       const stateOwn = db.sent - stateSent0;
       const sq1 = mode === 'mariadb' ? await db.questions() : 0;
       const stateKinds = diffCounters(stateSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
-      const withState = await server.peer.request<HeapReading>('heap', {}, 120_000);
+      const withState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.loaded }, 120_000);
       if (withState.clients !== N) throw new Error(`presence server holds ${withState.clients} sockets with state, expected ${N}`);
       const stateChanges = N * STATE_TIMES;
 
@@ -348,6 +351,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         stateStoredMs: statesStored - states.t0,
         heapPerSocketWithState: (withState.heapUsed - base.heapUsed) / N,
         heapPerState: (withState.heapUsed - withoutState.heapUsed) / N,
+        stateHeapGrowth: heapGrowth(stateSnapshots),
       };
     });
 
