@@ -191,6 +191,8 @@ export interface StateArgs {
 export interface StateResult {
   calls: number;
   failed: number;
+  /** Of the failed: answered late, not refused (not stored within statementTimeoutMs, or no answer within the ack timeout). */
+  late: number;
   errors: string[];
   /** When the first call was sent, the last was sent, and the last answered. */
   t0: number;

@@ -139,6 +139,7 @@ async function state({ times, durationMs, timeoutMs }: StateArgs): Promise<State
   const step = durationMs / times;
   const errors: string[] = [];
   let failed = 0;
+  let late = 0;
   const answers: Array<Promise<unknown>> = [];
   const deadline = Date.now() + timeoutMs;
   const t0 = now();
@@ -152,6 +153,7 @@ async function state({ times, durationMs, timeoutMs }: StateArgs): Promise<State
       answers.push(
         client.socket.invoke('presence.setState', benchState(k)).catch((error: Error) => {
           failed++;
+          if (/not stored yet|timed out/.test(error.message)) late++;
           if (errors.length < 5) errors.push(`${client.userId} change ${k}: ${error.message}`);
         }),
       );
@@ -160,7 +162,7 @@ async function state({ times, durationMs, timeoutMs }: StateArgs): Promise<State
   }
   const tSent = now();
   await Promise.all(answers);
-  return { calls: n * times, failed, errors, t0, tSent, t1: now() };
+  return { calls: n * times, failed, late, errors, t0, tSent, t1: now() };
 }
 
 /**

@@ -105,6 +105,8 @@ export interface PresenceRun extends PlainRun {
   stateKinds: SqlCounters;
   /** First setState sent → every socket's last state stored, as another connection sees it. */
   stateStoredMs: number;
+  /** setState calls answered late (not stored within statementTimeoutMs, or past the client's ack timeout). */
+  stateLate: number;
   /** Heap per socket with the group connected and each socket's state set (the same reading as heapPerSocket). */
   heapPerSocketWithState: number;
   /** What setting the states added, per socket: the reading after the state phase minus the one just before it. */
@@ -290,7 +292,10 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       const stateSent0 = db.sent; // from here on, every statement of this connection is subtracted
       const finalState = JSON.stringify(benchState(STATE_TIMES));
       const states = await load.request<StateResult>('state', { times: STATE_TIMES, durationMs: STATE_SPREAD_MS, timeoutMs: 60_000 }, 70_000);
-      if (states.failed > 0) throw new Error(`setState failed for ${states.failed} calls: ${states.errors.join('; ')}`);
+      // A late answer is the bound doing its work on an overloaded machine: the state is still written, which the
+      // poll below waits for. Any other failure is a refusal, which the bench's states must never get.
+      if (states.failed > states.late) throw new Error(`setState failed for ${states.failed - states.late} calls: ${states.errors.join('; ')}`);
+      if (states.late > 0) progress(`${label} run ${run}: ${states.late} of ${states.calls} setState calls answered late: ${states.errors[0]}`);
       const statesStored = await until('every state stored', 30_000, opts.pollMs, async () => (await db.withState(table, finalState)) === N);
       await sleep(300); // trailing statements of the last flush
       const stateOwn = db.sent - stateSent0;
@@ -349,6 +354,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         statePerChangeQuestions: mode === 'mariadb' ? (sq1 - sq0 - stateOwn - perRead) / stateChanges : undefined,
         stateKinds,
         stateStoredMs: statesStored - states.t0,
+        stateLate: states.late,
         heapPerSocketWithState: (withState.heapUsed - base.heapUsed) / N,
         heapPerState: (withState.heapUsed - withoutState.heapUsed) / N,
         stateHeapGrowth: heapGrowth(stateSnapshots),
