@@ -9,7 +9,7 @@ export {
   ACTIVITY_EVENTS, DEFAULT_IDLE_AFTER_MS, IdleMonitor, type DocumentLike, type EventTargetLike, type IdleClock,
   type IdleMonitorOptions, type ListenerOptionsLike, type PresenceClientStatus,
 } from './idle.monitor.js';
-export { SET_STATUS_PROCEDURE, USERS_PROCEDURE } from '../presence.constants.js';
+export { SET_STATE_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from '../presence.constants.js';
 // Type-only: erased from the bundle, so the client still pulls in no server code.
 export type {
   ChannelDiff, ChannelSnapshot, Member, SessionStatus, UserPresenceMessage, UserStatus, WatchedUser,
