@@ -181,6 +181,33 @@ export interface IdleResult {
   t1: number;
 }
 
+/** Each socket of the group sets its state `times` times, spread evenly over `durationMs`. */
+export interface StateArgs {
+  times: number;
+  durationMs: number;
+  timeoutMs: number;
+}
+
+export interface StateResult {
+  calls: number;
+  failed: number;
+  /** Of the failed: answered late, not refused (not stored within statementTimeoutMs, or no answer within the ack timeout). */
+  late: number;
+  errors: string[];
+  /** When the first call was sent, the last was sent, and the last answered. */
+  t0: number;
+  tSent: number;
+  t1: number;
+}
+
+/**
+ * The state a bench socket sets at its k-th change (1-based): a device, a typing flag, a short status line,
+ * about 90 bytes as JSON. Its keys are in sorted order, so `JSON.stringify` gives the text the module stores.
+ */
+export function benchState(k: number): Record<string, unknown> {
+  return { device: 'desktop', n: k, status: 'In a meeting until 15:00', tab: 'inbox', typing: k % 2 === 1 };
+}
+
 export interface DisconnectResult {
   /** [userId, time the disconnect was sent] */
   sent: Array<[string, number]>;

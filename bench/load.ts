@@ -6,7 +6,8 @@
  */
 import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
 import {
-  notify, now, serve, signToken, sleep, type ConnectArgs, type ConnectResult, type DisconnectResult, type IdleResult,
+  benchState, notify, now, serve, signToken, sleep, type ConnectArgs, type ConnectResult, type DisconnectResult, type IdleResult,
+  type StateArgs, type StateResult,
 } from './common.js';
 
 interface Client {
@@ -129,6 +130,42 @@ async function idle({ fraction, concurrency, timeoutMs }: { fraction: number; co
 }
 
 /**
+ * Every socket sets its state `times` times over `durationMs` without waiting for the answers (a client typing):
+ * the k-th change of socket i is due at (k + i / n) × durationMs / times, so the calls of the group are spread
+ * evenly, sent on a fixed schedule (a late tick sends the ones that are due).
+ */
+async function state({ times, durationMs, timeoutMs }: StateArgs): Promise<StateResult> {
+  const n = group.length;
+  const step = durationMs / times;
+  const errors: string[] = [];
+  let failed = 0;
+  let late = 0;
+  const answers: Array<Promise<unknown>> = [];
+  const deadline = Date.now() + timeoutMs;
+  const t0 = now();
+  let next = 0; // calls sent, in due order: call c is change (c div n) + 1 of socket (c mod n)
+  while (next < n * times) {
+    if (Date.now() > deadline) throw new Error(`state: ${n * times - next} calls not sent before the deadline`);
+    const due = Math.min(n * times, Math.floor(((now() - t0) / step) * n) + 1);
+    for (; next < due; next++) {
+      const client = group[next % n];
+      const k = Math.floor(next / n) + 1;
+      answers.push(
+        client.socket.invoke('presence.setState', benchState(k)).catch((error: Error) => {
+          failed++;
+          if (/not stored yet|timed out/.test(error.message)) late++;
+          if (errors.length < 5) errors.push(`${client.userId} change ${k}: ${error.message}`);
+        }),
+      );
+    }
+    if (next < n * times) await sleep(Math.max(1, t0 + (next / n) * step - now()));
+  }
+  const tSent = now();
+  await Promise.all(answers);
+  return { calls: n * times, failed, late, errors, t0, tSent, t1: now() };
+}
+
+/**
  * Without `rate`: every socket at once. With `rate` (per second): one socket every 1000 / rate ms, on a fixed
  * schedule (a late tick sends the ones that are due), so the rate stays steady.
  */
@@ -165,6 +202,7 @@ serve({
   cpu: () => process.cpuUsage(),
   connect,
   idle,
+  state,
   disconnect,
   exit: () => {
     for (const client of group.splice(0)) close(client);

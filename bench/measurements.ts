@@ -32,6 +32,15 @@ export class Outside extends QuestionsMeter {
     );
     return { rows: Number(row.n), presence: Number(row.p ?? 0), idle: Number(row.i ?? 0) };
   }
+
+  /** Presence rows whose session state is `json`, as stored. */
+  async withState(name: string, json: string): Promise<number> {
+    const [row] = await this.query<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM \`${name}\` WHERE SCP_channel = '_SCPRESENCE' AND SCP_state = ?`,
+      [json],
+    );
+    return Number(row.n);
+  }
 }
 
 /** Polls `probe` every `everyMs` until it returns true; resolves with the time of the poll that saw it. */

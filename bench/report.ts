@@ -9,7 +9,7 @@ import type { SqlCounters } from '../test/support/sql-counter.js';
 import { diff, topPerSocket } from './heap-diff.js';
 import type { Cpu } from './measurements.js';
 import { BENCH_DIR, N, ROOT, idleCount, opts, speedup, started } from './options.js';
-import type { PlainRun, PresenceRun, ProfileSummary } from './runs.js';
+import { STATE_SPREAD_MS, STATE_TIMES, type PlainRun, type PresenceRun, type ProfileSummary } from './runs.js';
 
 interface Stat {
   median: number;
@@ -85,6 +85,12 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
   const cConn = both((r) => r.countExactConnectMs);
   const tDisc = both((r) => r.tableExactDisconnectMs);
   const cDisc = both((r) => r.countExactDisconnectMs);
+  const stateQ = [stat(sqlite.map((r) => r.statePerChangeLogger)), stat(mariadb.map((r) => r.statePerChangeQuestions))] as const;
+  const stateL = both((r) => r.statePerChangeLogger);
+  const stateStored = both((r) => r.stateStoredMs);
+  const stateLate = both((r) => r.stateLate);
+  const heapState = [stat(sqlite.map((r) => r.heapPerSocketWithState)), stat(mariadb.map((r) => r.heapPerSocketWithState))] as const;
+  const heapStateExtra = both((r) => r.heapPerState);
 
   const lines = [
     row('Figure (median of runs, **median** (min–max))', 'plain SC', 'presence, SQLite', 'presence, MariaDB', 'target', 'met?'),
@@ -103,6 +109,12 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     row('[12] connect storm end → published count exact', '—', cell(cConn[0], 0, 'ms'), cell(cConn[1], 0, 'ms'), `— (includes connectDelayMs ${opts.defaultConnectDelayMs})`, '—'),
     row('[13] disconnect storm end → table exact (empty)', '—', cell(tDisc[0], 0, 'ms'), cell(tDisc[1], 0, 'ms'), '≤ 1 s', verdicts(tDisc, (x) => x <= 1000)),
     row('[14] disconnect storm end → published count exact (0)', '—', cell(cDisc[0], 0, 'ms'), cell(cDisc[1], 0, 'ms'), '—', '—'),
+    row(`[15] SQL statements per session state change, ${N} sockets × ${STATE_TIMES} setState in ${STATE_SPREAD_MS / 1000} s`, '—', cell(stateQ[0], 4), cell(stateQ[1], 4), '≤ 0.1', verdicts(stateQ, (x) => x <= 0.1)),
+    row('[16] … statements the module sent (its TypeORM logger)', '—', cell(stateL[0], 4), cell(stateL[1], 4), '≤ 0.1', verdicts(stateL, (x) => x <= 0.1)),
+    row('[17] first setState sent → every last state stored', '—', cell(stateStored[0], 0, 'ms'), cell(stateStored[1], 0, 'ms'), '—', '—'),
+    row(`[18] setState calls answered late, of ${N * STATE_TIMES}`, '—', cell(stateLate[0], 0), cell(stateLate[1], 0), '0', verdicts(stateLate, (x) => x === 0)),
+    row('[19] server heap growth per connected socket with its state set', '—', cell(heapState[0], 0, 'B'), cell(heapState[1], 0, 'B'), '—', '—'),
+    row('[20] … of which the states (heap after the state phase − just before it)', '—', cell(heapStateExtra[0], 0, 'B'), cell(heapStateExtra[1], 0, 'B'), '—', '—'),
   ];
   const table = lines.join('\n');
 
@@ -159,6 +171,15 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
         ? ' [14] comes out near connectDelayMs: the publisher took the setStatus idle calls made just before the disconnect storm ' +
           'for joins and scheduled a delayed publish, which a leave does not bring forward.'
         : ''),
+    `- [15], [16] the ${N} sockets of the hook latency group, connected and stored, each invoke \`presence.setState\` ${STATE_TIMES} times within ` +
+      `${STATE_SPREAD_MS} ms without waiting for the answers (about 90 bytes of JSON each; the calls of the group spread evenly over the window), ` +
+      `${N * STATE_TIMES} changes in all. Statements from just before the first call until every socket's last state is stored, as for [3] / [4], ` +
+      '÷ changes. A socket\'s state is written at most once per `limits.statusIntervalMs` (default 1 s), the writes of many sockets in one batch. ' +
+      'The bench has no channel presence: with it, each flush also reads and writes the members of the users\' rooms. Target ≤ 0.1. ' +
+      '[17] until a separate connection polling the table sees every last state. [19] the reading of [7] taken then, over the same number ' +
+      'of sockets; [20] that reading minus one taken with the same sockets just before the state phase, ÷ sockets: what a state set adds per socket. ' +
+      '[18] calls rejected as not stored within `statementTimeoutMs` (5 s), or not answered within the client\'s 10 s ack timeout: on an ' +
+      'overloaded machine the server falls behind the calls; the states are written all the same ([17] waits for every last one). Target 0.',
   ];
 
   const evidence: string[] = ['', '## Where the statements go (from the module\'s TypeORM logger, mean per run)', ''];
@@ -170,6 +191,11 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       `- ${mode}, storm of ${N} socket lifecycles: ${fmtNum(meanTotal, 0)} statements, ${fmtNum(tx, 0)} transactions ` +
         `(${fmtNum(meanTotal / Math.max(tx, 1), 1)} statements per transaction; ${fmtNum((4 * N + idleCount) / Math.max(tx, 1), 1)} socket events per transaction):`,
       ...kindsList(runs, (r) => r.stormKinds, (v) => `${fmtNum(v, 1)} (${fmtNum(v / N, 4)} per socket)`),
+    );
+    const stateTotal = runs.reduce((a, r) => a + r.stateKinds.total, 0) / runs.length;
+    evidence.push(
+      `- ${mode}, ${N * STATE_TIMES} session state changes: ${fmtNum(stateTotal, 1)} statements:`,
+      ...kindsList(runs, (r) => r.stateKinds, (v) => `${fmtNum(v, 1)} (${fmtNum(v / (N * STATE_TIMES), 4)} per change)`),
     );
     const idleTotal = runs.reduce((a, r) => a + r.idleKinds.total, 0) / runs.length;
     evidence.push(
@@ -223,6 +249,22 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     evidence.push(
       '', '## Where the heap per socket goes (first run: V8 heap snapshots before and after the storm, self sizes by constructor, presence minus plain)', '',
       ...growthSections,
+    );
+  }
+  const stateSections: string[] = [];
+  for (const [mode, runs] of [['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
+    const growth = runs.find((r) => r.stateHeapGrowth)?.stateHeapGrowth;
+    if (!growth) continue;
+    const total = [...growth.values()].reduce((a, v) => a + v.size, 0) / N;
+    stateSections.push(
+      `- ${mode}: ${fmtNum(total, 0)} B per socket in the snapshots; the largest differences (bytes per socket, objects per socket, constructor):`,
+      ...topPerSocket(growth, N, 12).map(({ key, bytes, count }) => `  - ${fmtNum(bytes, 0)} B, ${fmtNum(count, 2)} ×, \`${key}\``),
+    );
+  }
+  if (stateSections.length > 0) {
+    evidence.push(
+      '', '## Where the heap of a session state goes (first run: V8 heap snapshots just before and after the state phase, self sizes by constructor)', '',
+      ...stateSections,
     );
   }
   const profiles = [plain, sqlite, mariadb].map((runs) => (runs as PlainRun[]).find((r) => r.profile)?.profile);

@@ -1,7 +1,7 @@
 /**
  * One run of one mode: a plain socketcluster-server, or PresenceModule on SQLite or MariaDB, driven through a
- * warm-up, the connect storm, idle, the disconnect storm, the paced disconnects of the hook latency phase and
- * (presence) a second server that holds idle sockets with every periodic task sped up.
+ * warm-up, the connect storm, idle, the disconnect storm, (presence) session state changes of the hook latency
+ * group, the paced disconnects of the hook latency phase and (presence) a second server that holds idle sockets with every periodic task sped up.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SqlCounters } from '../test/support/sql-counter.js';
 import {
-  now, sleep, type ConnectResult, type DisconnectResult, type HeapReading, type IdleResult, type Peer, type ServerConfig,
+  benchState, now, sleep, type ConnectResult, type DisconnectResult, type HeapReading, type IdleResult, type Peer, type ServerConfig,
+  type StateResult,
 } from './common.js';
 import { diff, summarize, type HeapSummary } from './heap-diff.js';
 import {
@@ -96,7 +97,27 @@ export interface PresenceRun extends PlainRun {
   idleWindowMs: number;
   /** MariaDB: server-wide Questions minus the module's own statements over the storm (other clients' work). */
   otherClientsStorm?: number;
+  /** State phase: N sockets each set their state STATE_TIMES times within STATE_SPREAD_MS. */
+  stateChanges: number;
+  /** Statements per state change: the module's logger, and (MariaDB) the server's Questions. */
+  statePerChangeLogger: number;
+  statePerChangeQuestions?: number;
+  stateKinds: SqlCounters;
+  /** First setState sent → every socket's last state stored, as another connection sees it. */
+  stateStoredMs: number;
+  /** setState calls answered late (not stored within statementTimeoutMs, or past the client's ack timeout). */
+  stateLate: number;
+  /** Heap per socket with the group connected and each socket's state set (the same reading as heapPerSocket). */
+  heapPerSocketWithState: number;
+  /** What setting the states added, per socket: the reading after the state phase minus the one just before it. */
+  heapPerState: number;
+  /** The same by constructor (first run, with heap snapshots). */
+  stateHeapGrowth?: HeapSummary;
 }
+
+/** The state phase: every socket sets its state this many times within this many ms (a client typing). */
+export const STATE_TIMES = 10;
+export const STATE_SPREAD_MS = 2000;
 
 
 /**
@@ -109,6 +130,9 @@ async function warmUp(run: number, server: ServerHandle, load: Peer, authKey: st
   checkStorm('warm-up', w);
   if (db) {
     await until('warm-up stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * n);
+    // The state phase's code paths too, so that what they compile on first use is not counted per socket.
+    const states = await load.request<StateResult>('state', { times: 2, durationMs: 200, timeoutMs: 30_000 }, 40_000);
+    if (states.failed > 0) throw new Error(`warm-up setState failed for ${states.failed} calls: ${states.errors.join('; ')}`);
   }
   await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
   if (db) {
@@ -259,6 +283,28 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       checkStorm(`${mode} hook group`, hookStorm);
       await until('table exact for the hook group', 30_000, opts.pollMs, exactRows(3 * N, N));
       await sleep(200);
+
+      // session state: each socket of the hook group sets its state STATE_TIMES times within STATE_SPREAD_MS
+      const stateSnapshots = snapshotPaths(run, `${mode}-state`);
+      const withoutState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.base }, 120_000);
+      const stateSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+      const sq0 = mode === 'mariadb' ? await db.questions() : 0;
+      const stateSent0 = db.sent; // from here on, every statement of this connection is subtracted
+      const finalState = JSON.stringify(benchState(STATE_TIMES));
+      const states = await load.request<StateResult>('state', { times: STATE_TIMES, durationMs: STATE_SPREAD_MS, timeoutMs: 60_000 }, 70_000);
+      // A late answer is the bound doing its work on an overloaded machine: the state is still written, which the
+      // poll below waits for. Any other failure is a refusal, which the bench's states must never get.
+      if (states.failed > states.late) throw new Error(`setState failed for ${states.failed - states.late} calls: ${states.errors.join('; ')}`);
+      if (states.late > 0) progress(`${label} run ${run}: ${states.late} of ${states.calls} setState calls answered late: ${states.errors[0]}`);
+      const statesStored = await until('every state stored', 30_000, opts.pollMs, async () => (await db.withState(table, finalState)) === N);
+      await sleep(300); // trailing statements of the last flush
+      const stateOwn = db.sent - stateSent0;
+      const sq1 = mode === 'mariadb' ? await db.questions() : 0;
+      const stateKinds = diffCounters(stateSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
+      const withState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.loaded }, 120_000);
+      if (withState.clients !== N) throw new Error(`presence server holds ${withState.clients} sockets with state, expected ${N}`);
+      const stateChanges = N * STATE_TIMES;
+
       const hookSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const pacedMs = (N / opts.hookRate) * 1000;
       const paced = await load.request<DisconnectResult>('disconnect', { rate: opts.hookRate, timeoutMs: pacedMs + 30_000 }, pacedMs + 40_000);
@@ -303,6 +349,15 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         hookInServerP50: percentile(inServer, 50),
         hookInServerP99: percentile(inServer, 99),
         hookKinds,
+        stateChanges,
+        statePerChangeLogger: stateKinds.total / stateChanges,
+        statePerChangeQuestions: mode === 'mariadb' ? (sq1 - sq0 - stateOwn - perRead) / stateChanges : undefined,
+        stateKinds,
+        stateStoredMs: statesStored - states.t0,
+        stateLate: states.late,
+        heapPerSocketWithState: (withState.heapUsed - base.heapUsed) / N,
+        heapPerState: (withState.heapUsed - withoutState.heapUsed) / N,
+        stateHeapGrowth: heapGrowth(stateSnapshots),
       };
     });
 
@@ -350,6 +405,8 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
         `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` +
         `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +
+        `${(result.statePerChangeQuestions ?? result.statePerChangeLogger).toFixed(3)} stmts/state change, ` +
+        `heap with state ${result.heapPerSocketWithState.toFixed(0)} B/socket, ` +
         `hook p99 ${result.hookP99.toFixed(1)} ms, table exact ${result.tableExactConnectMs.toFixed(0)} / ${result.tableExactDisconnectMs.toFixed(0)} ms`,
     );
     return result;

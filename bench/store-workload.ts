@@ -47,7 +47,7 @@ export class SimInstance {
   }
 
   private upsert(s: SimSession, presence: boolean, channels: string[]): void {
-    const socket = { socketId: s.socketId, userId: s.userId, authToken: null, ip: '127.0.0.1', origin: null, status: s.status, connectedAt: s.connectedAt };
+    const socket = { socketId: s.socketId, userId: s.userId, authToken: null, ip: '127.0.0.1', origin: null, status: s.status, connectedAt: s.connectedAt, state: null };
     this.pending.batch.upserts.push({ socket, presence, channels });
   }
 

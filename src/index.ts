@@ -7,7 +7,7 @@ export { PresenceError, PresenceConfigError } from './presence.errors.js';
 export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.mapper.js';
 export type {
   ChannelPresenceOptions, GcOptions, HeartbeatOptions, HistoryOptions, PresenceDatabaseOptions, PresenceModuleOptions, SccOptions,
-  UsercountOptions, UserPresenceOptions,
+  SessionStateOptions, UsercountOptions, UserPresenceOptions,
 } from './options/presence-options.interface.js';
 export type {
   ChannelDiff, ChannelSnapshot, CleanupEvent, HistoryReason, Member, PresenceEvent, PresenceEventType, PresenceSession, SessionEvent,
@@ -18,4 +18,4 @@ export { createPresenceEntity, type PresenceRecord } from './store/presence.enti
 export { PresenceSchema1732406400000 } from './store/migrations/1732406400000-presence-schema.js';
 export { presenceMigrations } from './store/migrations/index.js';
 export { presenceTableNames } from './store/presence.tables.js';
-export { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from './presence.constants.js';
+export { MEMBERS_PROCEDURE, SET_STATE_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from './presence.constants.js';

@@ -15,6 +15,17 @@ export const USER_IDS_TYPE = 'userIds must be an array of user ids';
 export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed string of 1 to ${max} characters`;
 export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
   `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;
+export const ANONYMOUS_STATE = 'an anonymous socket has no session state: authenticate first';
+export const STATE_VALUE = (got: string) => `state must be a plain JSON object, or null to clear it (got ${got})`;
+export const STATE_NOT_JSON = (path: string, got: string) =>
+  `state${path} is ${got}, which JSON cannot carry: use null, booleans, finite numbers, well-formed strings, arrays and plain objects`;
+export const STATE_CYCLE = (path: string) => `state${path} refers back to an object that contains it: a state must be a tree`;
+export const STATE_TOO_DEEP = (max: number) => `state nests deeper than ${max} levels: flatten it`;
+export const STATE_TOO_BIG = (max: number) =>
+  `state is larger than ${max} bytes as JSON (sessionState.maxBytes): keep only what others need to see`;
+export const STATE_BUSY = (max: number) =>
+  `too many state changes at once (at most ${max} unanswered): wait for the answer before the next presence.setState`;
+export const SESSION_STATE_OFF = 'session state is turned off on this server (sessionState: false)';
 export const COUNT_TYPE = (types: readonly string[]) => `count type must be one of ${types.join(', ')}`;
 export const HISTORY_OFF = 'session history is off: set the history option ({ history: { retentionMs } }) to record ended sessions';
 export const HISTORY_QUERY = 'getSessionHistory options must be an object { since?: Date, limit?: number }';
@@ -87,3 +98,6 @@ export const DATABASE_TIMEOUT = (what: string, ms: number) =>
 export const STATUS_NOT_STORED = (ms: number) =>
   `the status was accepted but is not stored yet: the database did not answer within ${ms} ms. It is written when the ` +
   'database answers again; call presence.setStatus again to wait for it';
+export const STATE_NOT_STORED = (ms: number) =>
+  `the state was accepted but is not stored yet: the database did not answer within ${ms} ms. It is written when the ` +
+  'database answers again; call presence.setState again to wait for it';

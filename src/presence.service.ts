@@ -148,6 +148,15 @@ export class PresenceService {
   setSessionStatus(socketId: string, status: SessionStatus): Promise<void> {
     return this.tracker.setStatus(socketId, status);
   }
+
+  /**
+   * Sets the state of an authenticated socket connected to this instance (a plain JSON object of at most
+   * `sessionState.maxBytes`), or clears it with null, as the client's `presence.setState` invoke does; resolves
+   * once it is stored. A refused state rejects with a PresenceError and changes nothing.
+   */
+  setSessionState(socketId: string, state: object | null): Promise<void> {
+    return this.tracker.setState(socketId, state);
+  }
 }
 
 function checkUserId(userId: unknown): asserts userId is string {

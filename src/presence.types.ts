@@ -23,6 +23,8 @@ export interface PresenceSession {
   origin: string | null;
   connectedAt: Date;
   updatedAt: Date;
+  /** What the session set with `presence.setState` / `setSessionState`; null if nothing. */
+  state: Record<string, unknown> | null;
 }
 
 /** What the table holds for one socket of this instance: written by a flush, and the base of the next diff. */
@@ -37,6 +39,8 @@ export interface SocketState {
   status: SessionStatus;
   connectedAt: Date;
   channels: ReadonlySet<string>;
+  /** The session state's JSON (keys sorted), stored on the presence row only; null for none. */
+  state: string | null;
 }
 
 /** One flush of the write queue: applied with a handful of statements, whatever its size. */
@@ -58,6 +62,8 @@ export type SocketRow = Omit<SocketState, 'token' | 'channels'>;
 export interface Member {
   userId: string;
   status: SessionStatus;
+  /** The states of the user's sessions in the channel that have one, in a fixed order (by their JSON). */
+  states: Array<Record<string, unknown>>;
 }
 
 /** How a channel's members changed in one transaction, numbered per channel. Published on `prefix + channel`. */

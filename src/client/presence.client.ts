@@ -1,5 +1,5 @@
 import type { AGClientSocket } from 'socketcluster-client';
-import { SET_STATUS_PROCEDURE } from '../presence.constants.js';
+import { SET_STATE_PROCEDURE, SET_STATUS_PROCEDURE } from '../presence.constants.js';
 import { ChannelFollower, type ChannelFollowOptions } from './channel.follower.js';
 import { consume, SubscriptionRegistry, toError, type StreamConsumer } from './channel.watch.js';
 import { ConnectionWish } from './connection.wish.js';
@@ -7,9 +7,6 @@ import {
   IdleMonitor, type DocumentLike, type EventTargetLike, type IdleClock, type PresenceClientStatus,
 } from './idle.monitor.js';
 import { UsersFollower, type UsersFollowOptions } from './users.follower.js';
-
-/** Procedure a client invokes to set its own session's state. */
-export const SET_STATE_PROCEDURE = 'presence.setState';
 
 /** A session state as the client sets it: a plain JSON object (or null for none). */
 export type PresenceClientState = Record<string, unknown>;

@@ -38,9 +38,18 @@ export interface LimitsOptions {
   subscriptionsPerSocket?: number;
   /**
    * A socket's status changes are written at most once per this interval: a change within it is held until the
-   * interval ends and only the last one is written. Default 1000; 0 writes every change.
+   * interval ends and only the last one is written; the same holds for its session state changes. Default 1000;
+   * 0 writes every change.
    */
   statusIntervalMs?: number;
+}
+
+export interface SessionStateOptions {
+  /**
+   * Largest state accepted, in bytes of its `JSON.stringify` (UTF-8). Default 1024, at most 65535 (the column is
+   * a TEXT).
+   */
+  maxBytes?: number;
 }
 
 type OwnDatabaseOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' | 'better-sqlite3' }>;
@@ -117,6 +126,8 @@ export interface PresenceModuleOptions {
   storeAuthToken?: 'presence-row' | false;
   /** One row per ended session in `<tableName>_history`, for `getSessionHistory` and your own SQL. Default `false`. */
   history?: HistoryOptions | false;
+  /** A small JSON object per session (`presence.setState`), shown with the session and in channel presence. `false` turns it off. */
+  sessionState?: SessionStateOptions | false;
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
   /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */

@@ -1,5 +1,5 @@
 import { PresenceConfigError } from '../presence.errors.js';
-import { MAX_CHANNEL_LENGTH } from '../presence.constants.js';
+import { MAX_CHANNEL_LENGTH, MAX_STATE_BYTES } from '../presence.constants.js';
 import { describeValue } from './describe-value.util.js';
 import type { DataSourceOptions } from 'typeorm';
 import type { PresenceModuleOptions } from './presence-options.interface.js';
@@ -79,7 +79,7 @@ const KNOWN_OPTIONS = [
   'server', 'socketcluster', 'database', 'tableName', 'userIdField', 'presenceChannel', 'usercount', 'heartbeat',
   'gc', 'offlineGraceMs', 'scc', 'isGlobal', 'channelPresence', 'flushIntervalMs', 'statementTimeoutMs',
   'transactionTimeoutMs', 'shutdownTimeoutMs', 'storeAuthToken', 'limits', 'userPresence',
-  'history',
+  'history', 'sessionState',
 ] as const;
 
 /** Validates the options once and applies every default; throws a PresenceConfigError naming each bad option. */
@@ -151,6 +151,7 @@ export function resolvePresenceOptions(input: PresenceModuleOptions | undefined)
     storeAuthToken: resolveStoreAuthToken(c, raw.storeAuthToken),
     limits: resolveLimits(c, raw.limits),
     history: resolveHistory(c, raw.history),
+    sessionState: resolveSessionState(c, raw.sessionState),
   };
   if (c.problems.length > 0) throw new PresenceConfigError(c.problems);
   return resolved;
@@ -188,6 +189,18 @@ function resolveHistory(c: Checker, value: unknown): ResolvedPresenceOptions['hi
   }
   c.unknownKeys('history.', value, ['retentionMs']);
   return { retentionMs: c.int('history.retentionMs', value.retentionMs, 30 * DAY_MS, 1000) };
+}
+
+function resolveSessionState(c: Checker, value: unknown): ResolvedPresenceOptions['sessionState'] {
+  if (value === false) return false;
+  const raw = c.object('sessionState', value);
+  c.unknownKeys('sessionState.', raw, ['maxBytes']);
+  const maxBytes = c.int('sessionState.maxBytes', raw.maxBytes, 1024, 2);
+  if (maxBytes > MAX_STATE_BYTES) {
+    c.fail('sessionState.maxBytes', `at most ${MAX_STATE_BYTES} (the SCP_state column is a TEXT)`, maxBytes);
+    return { maxBytes: MAX_STATE_BYTES };
+  }
+  return { maxBytes };
 }
 
 function resolveUsercount(c: Checker, value: unknown): ResolvedPresenceOptions['usercount'] {

@@ -35,6 +35,7 @@ export interface ResolvedPresenceOptions {
   transactionTimeoutMs: number;
   shutdownTimeoutMs: number;
   storeAuthToken: 'presence-row' | false;
+  sessionState: false | { maxBytes: number };
   limits: { subscriptionsPerSocket: number; statusIntervalMs: number };
   history: false | { retentionMs: number };
 }

@@ -36,7 +36,8 @@ const row = ({ token: _token, channels: _channels, ...columns }: SocketState) =>
 /**
  * The writer's diff, without I/O: each dirty socket's live state against what was last stored. A socket that
  * connected and left between two flushes is in neither and costs nothing; a socket whose key columns (user,
- * token, status) changed is written in full, otherwise only its new channels are.
+ * token, status) changed is written in full, otherwise only its new channels are, and its presence row if its
+ * state changed (a state change is a channel change of the user's channels too: their members carry it).
  */
 export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched, handshakeToken }: SocketDiffInput): SocketDiff {
   const diff: SocketDiff = {
@@ -92,11 +93,14 @@ export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched, ha
         cause(userId, id, 'cleanup');
       }
     } else {
+      // The state lives on the presence row only: a new state rewrites that row, not the channel rows.
+      const stateChanged = before.state !== live.state;
       const added = [...channels].filter((ch) => !before.channels.has(ch));
-      if (added.length > 0) batch.upserts.push({ socket: row(live), presence: false, channels: added });
+      if (added.length > 0 || stateChanged) batch.upserts.push({ socket: row(live), presence: stateChanged, channels: added });
     }
     for (const ch of channels) {
-      if (previous?.channels.has(ch) && previous.userId === userId && previous.status === live.status) continue;
+      const same = previous?.userId === userId && previous.status === live.status && previous.state === live.state;
+      if (previous?.channels.has(ch) && same) continue;
       if (!previous?.channels.has(ch)) counts.joinedChannels++;
       channelChange(userId, ch);
       if (previous) channelChange(previous.userId, ch);

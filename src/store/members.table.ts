@@ -1,11 +1,12 @@
 import type { ChannelDiff, Member, SessionStatus } from '../presence.types.js';
-import { sessionsStatus } from '../state/status.aggregate.js';
-import { diffMembers, type MemberHold, type MemberRow } from '../state/members.diff.js';
+import { aggregateMembers, diffMembers, memberOf, NO_STATES, type ChannelSessionRow, type MemberHold, type MemberRow } from '../state/members.diff.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
 import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { SocketsTable } from './sockets.table.js';
 
-const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status', 'SCP_held'] as const;
+const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status', 'SCP_states', 'SCP_held'] as const;
+/** No states are stored as NULL: rows written before session state existed read the same as rows without any. */
+const statesColumn = (states: string) => (states === NO_STATES ? null : states);
 
 /** Channel presence: the members of each channel as last published, and each channel's diff counter. */
 export class MembersTable {
@@ -17,7 +18,7 @@ export class MembersTable {
 
   /**
    * Under the users' status-row locks (so no other instance changes these users meanwhile): aggregate each
-   * user's sockets per channel, compare with the members as last published, write the difference and number
+   * user's sockets per channel (status and session states), compare with the members as last published, write the difference and number
    * each changed channel's diff. Channel rows are locked last, in key order, by everyone. With a `hold` (the
    * reconnect grace), memberships whose last socket closed are stamped as held instead of leaving; the holds
    * that begin are returned, to be decided again after the grace.
@@ -31,28 +32,33 @@ export class MembersTable {
     const at = toSqlTime(now);
     const users = [...new Set(userIds)].sort();
     if (users.length === 0) return { diffs: [], holds: [] };
-    const after: MemberRow[] = [];
+    const sockets: ChannelSessionRow[] = [];
     const before: MemberRow[] = [];
     for (const part of chunks(users)) {
-      for (const row of await this.sockets.channelCounts(tx, part)) {
+      for (const row of await this.sockets.channelSessions(tx, part)) {
         if (!this.watched(row.SCP_channel)) continue;
-        after.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: sessionsStatus(Number(row.online)) });
+        sockets.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status, state: row.SCP_state });
       }
-      const published = await tx.rows<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; held: string | Date | null }>(
-        `SELECT SCP_channel, SCP_user_id, SCP_status, ${this.sql.dialect.timeText('SCP_held')} AS held
+      const published = await tx.rows<{
+        SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; SCP_states: string | null; held: string | Date | null;
+      }>(
+        `SELECT SCP_channel, SCP_user_id, SCP_status, SCP_states, ${this.sql.dialect.timeText('SCP_held')} AS held
          FROM ${this.sql.t('members')} WHERE SCP_user_id IN ${inList(part)}`,
         part,
       );
       for (const row of published) {
-        before.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status, heldSince: row.held ? fromSqlTime(row.held) : null });
+        before.push({
+          channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status, states: row.SCP_states ?? NO_STATES,
+          heldSince: row.held ? fromSqlTime(row.held) : null,
+        });
       }
     }
-    const { diffs, upserts, deletes, holds } = diffMembers(before, after, hold);
+    const { diffs, upserts, deletes, holds } = diffMembers(before, aggregateMembers(sockets), hold);
     // Written as a member again, a membership is no longer held.
     for (const part of chunks(upserts)) {
       await tx.exec(
-        this.sql.dialect.upsert(this.sql.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status', 'SCP_held']),
-        part.flatMap((m) => [m.channel, m.userId, m.status, null]),
+        this.sql.dialect.upsert(this.sql.tables.members, MEMBER_COLUMNS, part.length, ['SCP_channel', 'SCP_user_id'], ['SCP_status', 'SCP_states', 'SCP_held']),
+        part.flatMap((m) => [m.channel, m.userId, m.status, statesColumn(m.states), null]),
       );
     }
     for (const part of chunks(holds)) {
@@ -98,15 +104,15 @@ export class MembersTable {
   /** The members of a channel as last published, and the seq of that state, read in one consistent statement. */
   async snapshot(tx: Tx, channel: string): Promise<{ seq: number; members: Member[] }> {
     const channels = this.sql.t('channels');
-    const rows = await tx.rows<{ SCP_user_id: string | null; SCP_status: SessionStatus | null; seq: SqlNumber | null }>(
-      `SELECT m.SCP_user_id, m.SCP_status, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?) AS seq
+    const rows = await tx.rows<{ SCP_user_id: string | null; SCP_status: SessionStatus | null; SCP_states: string | null; seq: SqlNumber | null }>(
+      `SELECT m.SCP_user_id, m.SCP_status, m.SCP_states, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?) AS seq
        FROM ${this.sql.t('members')} m WHERE m.SCP_channel = ?
-       UNION ALL SELECT NULL, NULL, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?)`,
+       UNION ALL SELECT NULL, NULL, NULL, (SELECT SCP_seq FROM ${channels} WHERE SCP_channel = ?)`,
       [channel, channel, channel],
     );
     const members = rows
       .filter((r) => r.SCP_user_id !== null)
-      .map((r) => ({ userId: r.SCP_user_id!, status: r.SCP_status! }))
+      .map((r) => memberOf({ userId: r.SCP_user_id!, status: r.SCP_status!, states: r.SCP_states ?? NO_STATES }))
       .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
     return { seq: Number(rows[rows.length - 1]?.seq ?? 0), members };
   }

@@ -13,6 +13,8 @@ export interface PresenceRecord {
   instanceId: string;
   status: 'online' | 'idle';
   connected: Date;
+  /** The session state's JSON, on the presence row only; null for none. */
+  state: string | null;
 }
 
 /**
@@ -36,6 +38,7 @@ export function createPresenceEntity(tableName = 'SCPresence_users'): EntitySche
       instanceId: { name: 'SCP_instance_id', type: 'varchar', length: 64 },
       status: { name: 'SCP_status', type: 'varchar', length: 8 },
       connected: { name: 'SCP_connected', type: 'datetime', nullable: true },
+      state: { name: 'SCP_state', type: 'text', nullable: true },
     },
   });
 }

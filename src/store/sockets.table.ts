@@ -1,14 +1,15 @@
 import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
+import { decodeSessionState } from '../state/session-state.encode.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
 import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
   'SCP_socket_id', 'SCP_user_id', 'SCP_channel', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin',
-  'SCP_instance_id', 'SCP_status', 'SCP_connected',
+  'SCP_instance_id', 'SCP_status', 'SCP_connected', 'SCP_state',
 ] as const;
 const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
-const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status'] as const;
+const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status', 'SCP_state'] as const;
 
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
@@ -34,14 +35,14 @@ export class SocketsTable {
     const updated = toSqlTime(now);
     const rows: unknown[][] = [];
     for (const { socket, presence, channels } of batch.upserts) {
-      // The token's JSON goes on the presence row only: copied into every channel row, one socket with a large
-      // token and many subscriptions would store it thousands of times.
-      const base = (channel: string, authToken: string | null) => [
+      // The token's JSON and the session state go on the presence row only: copied into every channel row, one
+      // socket with a large token and many subscriptions would store it thousands of times.
+      const base = (channel: string, authToken: string | null, state: string | null) => [
         socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId,
-        socket.status, toSqlTime(socket.connectedAt),
+        socket.status, toSqlTime(socket.connectedAt), state,
       ];
-      if (presence) rows.push(base(this.sql.presenceChannel, socket.authToken));
-      for (const channel of channels) rows.push(base(channel, null));
+      if (presence) rows.push(base(this.sql.presenceChannel, socket.authToken, socket.state));
+      for (const channel of channels) rows.push(base(channel, null, null));
     }
     return rows;
   }
@@ -155,12 +156,16 @@ export class SocketsTable {
     );
   }
 
-  /** Per (channel, user) among `users`: how many of the user's sockets in that channel are online. */
-  channelCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; online: SqlNumber }>> {
+  /**
+   * The channel rows of `users`' sockets, each with its status and its session's state (from the socket's
+   * presence row, the only one that holds it): what channel members are aggregated from.
+   */
+  channelSessions(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; SCP_state: string | null }>> {
     return tx.rows(
-      `SELECT SCP_channel, SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online
-       FROM ${this.table} WHERE SCP_user_id IN ${inList(users)} AND SCP_channel <> ? GROUP BY SCP_channel, SCP_user_id`,
-      [...users, this.sql.presenceChannel],
+      `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
+       FROM ${this.table} c LEFT JOIN ${this.table} p ON p.SCP_socket_id = c.SCP_socket_id AND p.SCP_channel = ?
+       WHERE c.SCP_user_id IN ${inList(users)} AND c.SCP_channel <> ?`,
+      [this.sql.presenceChannel, ...users, this.sql.presenceChannel],
     );
   }
 
@@ -201,8 +206,9 @@ export class SocketsTable {
     const rows = await tx.rows<{
       SCP_socket_id: string; SCP_user_id: string | null; SCP_channel: string; SCP_status: SessionStatus;
       SCP_instance_id: string; SCP_ip: string | null; SCP_origin: string | null; connected: string | Date; updated: string | Date;
+      SCP_state: string | null;
     }>(
-      `SELECT SCP_socket_id, SCP_user_id, SCP_channel, SCP_status, SCP_instance_id, SCP_ip, SCP_origin,
+      `SELECT SCP_socket_id, SCP_user_id, SCP_channel, SCP_status, SCP_instance_id, SCP_ip, SCP_origin, SCP_state,
         ${dialect.timeText('SCP_connected')} AS connected, ${dialect.timeText('SCP_updated')} AS updated
        FROM ${this.table} WHERE SCP_socket_id IN (SELECT SCP_socket_id FROM ${this.table} WHERE ${condition})
        ORDER BY SCP_socket_id, SCP_id`,
@@ -222,6 +228,7 @@ export class SocketsTable {
           origin: row.SCP_origin,
           connectedAt: fromSqlTime(row.connected),
           updatedAt: fromSqlTime(row.updated),
+          state: decodeSessionState(row.SCP_state),
         });
       } else {
         const list = channels.get(row.SCP_socket_id) ?? [];

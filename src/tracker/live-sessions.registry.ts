@@ -12,6 +12,11 @@ export interface LiveSession {
   statusWrittenAt?: number;
   /** A status change held until the interval since the last one has passed. */
   statusHeld?: Promise<void>;
+  /** The session state's JSON, and the user it was set by: it is no one else's if the socket changes user. */
+  state?: { json: string; userId: string };
+  /** Like `statusWrittenAt` and `statusHeld`, for state changes. */
+  stateWrittenAt?: number;
+  stateHeld?: Promise<void>;
 }
 
 /** The sockets open on this instance: the in-memory truth that the table is made to match. */

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 import { describeValue } from '../options/describe-value.util.js';
 import { PresenceConfig } from '../options/presence.config.js';
-import { MEMBERS_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from '../presence.constants.js';
+import { MEMBERS_PROCEDURE, SET_STATE_PROCEDURE, SET_STATUS_PROCEDURE, USERS_PROCEDURE } from '../presence.constants.js';
 import { ChannelPresence } from '../channels/channel-presence.service.js';
 import { UserPresence } from '../users/user-presence.service.js';
 import { revokeEndedAccess } from '../socketcluster/channel-access.check.js';
@@ -10,14 +10,22 @@ import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
-import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { answerProcedure, consumeListener, type InFlight, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { encodeSessionState } from '../state/session-state.encode.js';
 import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
-import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_BUSY, STATUS_NOT_STORED, STATUS_VALUE } from '../presence.messages.js';
+import {
+  ANONYMOUS_STATE, ANONYMOUS_STATUS, SESSION_STATE_OFF, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATE_BUSY, STATE_NOT_STORED, STATUS_BUSY,
+  STATUS_NOT_STORED, STATUS_VALUE,
+} from '../presence.messages.js';
 
 /** A read waits this long at most for the writes before it; then it reads what is stored. */
 const OWN_WRITES_WAIT_MS = 5000;
-/** `presence.setStatus` calls of one socket answered at once (they wait for the store, or for their interval). */
-const STATUS_CALLS_IN_FLIGHT = 16;
+/** Calls of one socket to a setting procedure answered at once (they wait for the store, or for their interval). */
+const CALLS_IN_FLIGHT = 16;
+const inFlight = (busy: (max: number) => string): InFlight => ({ max: CALLS_IN_FLIGHT, refusal: () => new PresenceError(busy(CALLS_IN_FLIGHT)) });
+/** Shared by every socket: the bound is per procedure loop, the object needs no copy per socket. */
+const STATUS_IN_FLIGHT = inFlight(STATUS_BUSY);
+const STATE_IN_FLIGHT = inFlight(STATE_BUSY);
 
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
@@ -49,6 +57,7 @@ export class PresenceTracker {
       this.recheckAccess(socket, [channel as string]);
     });
     const reauthenticated = (socket: AGServerSocket) => {
+      this.dropStateOfOtherUser(socket);
       touch(socket);
       this.recheckAccess(socket);
     };
@@ -84,51 +93,91 @@ export class PresenceTracker {
     if (status !== 'online' && status !== 'idle') {
       throw new PresenceError(STATUS_VALUE(describeValue(status)));
     }
-    if (typeof socketId !== 'string') throw new PresenceError(SOCKET_ID_TYPE);
-    const session = this.sessions.get(socketId);
-    if (!session) throw new PresenceError(SOCKET_NOT_HERE(socketId));
-    if (userIdOf(session.socket.authToken, this.config.options.userIdField).userId === null) {
-      throw new PresenceError(ANONYMOUS_STATUS);
-    }
+    const { session } = this.ownSession(socketId, ANONYMOUS_STATUS);
     if (session.status !== status) {
       session.status = status;
-      await this.statusTurn(session);
+      await this.turn(session, 'status');
     }
-    // Answered within a bound even while the database is unreachable: the change stays queued.
-    const ms = this.config.options.statementTimeoutMs;
-    if (!(await settledWithin(this.writer.written(), ms)).done) throw new PresenceError(STATUS_NOT_STORED(ms));
+    await this.stored(STATUS_NOT_STORED);
   }
 
   /**
-   * Hands a status change to the writer at most once per `limits.statusIntervalMs`: a change within the interval
-   * waits for its end, together with any others made meanwhile, and the writer stores only the last of them.
-   * A client that flaps costs one write (and at most one hook) per interval, not one per call.
+   * Sets (or with null clears) the state of a socket of this instance and resolves once it is stored. The same
+   * rules serve the client's `presence.setState` invoke and `PresenceService.setSessionState`; a refused state
+   * changes nothing.
    */
-  private statusTurn(session: LiveSession): Promise<void> {
+  async setState(socketId: unknown, state: unknown): Promise<void> {
+    const options = this.config.options.sessionState;
+    if (!options) throw new PresenceError(SESSION_STATE_OFF);
+    const encoded = encodeSessionState(state, options.maxBytes);
+    if ('problem' in encoded) throw new PresenceError(encoded.problem);
+    const { session, userId } = this.ownSession(socketId, ANONYMOUS_STATE);
+    const current = session.state?.userId === userId ? session.state.json : null;
+    if (current !== encoded.json) {
+      session.state = encoded.json === null ? undefined : { json: encoded.json, userId };
+      await this.turn(session, 'state');
+    }
+    await this.stored(STATE_NOT_STORED);
+  }
+
+  /** The open, authenticated session of a socket of this instance, or the PresenceError that says why not. */
+  private ownSession(socketId: unknown, anonymous: string): { session: LiveSession; userId: string } {
+    if (typeof socketId !== 'string') throw new PresenceError(SOCKET_ID_TYPE);
+    const session = this.sessions.get(socketId);
+    if (!session) throw new PresenceError(SOCKET_NOT_HERE(socketId));
+    const { userId } = userIdOf(session.socket.authToken, this.config.options.userIdField);
+    if (userId === null) throw new PresenceError(anonymous);
+    return { session, userId };
+  }
+
+  /** Answered within a bound even while the database is unreachable: the change stays queued. */
+  private async stored(notStored: (ms: number) => string): Promise<void> {
+    const ms = this.config.options.statementTimeoutMs;
+    if (!(await settledWithin(this.writer.written(), ms)).done) throw new PresenceError(notStored(ms));
+  }
+
+  /**
+   * Hands a change of a socket's status (or of its state: each has its own turn) to the writer at most once per
+   * `limits.statusIntervalMs`: a change within the interval waits for its end, together with any others made
+   * meanwhile, and the writer stores only the last of them. A client that flaps or types fast costs one write
+   * (and at most one hook or diff) per interval, not one per call.
+   */
+  private turn(session: LiveSession, kind: 'status' | 'state'): Promise<void> {
+    const writtenAt = `${kind}WrittenAt` as const;
+    const held = `${kind}Held` as const;
     const interval = this.config.options.limits.statusIntervalMs;
     const now = Date.now();
-    const wait = session.statusWrittenAt === undefined ? 0 : session.statusWrittenAt + interval - now;
-    if (wait <= 0 && !session.statusHeld) {
-      session.statusWrittenAt = now;
+    const last = session[writtenAt];
+    const wait = last === undefined ? 0 : last + interval - now;
+    if (wait <= 0 && !session[held]) {
+      session[writtenAt] = now;
       this.writer.touch(session.socket.id);
       return Promise.resolve();
     }
-    session.statusHeld ??= new Promise<void>((resolve) => {
+    session[held] ??= new Promise<void>((resolve) => {
       setTimeout(() => {
-        session.statusHeld = undefined;
-        session.statusWrittenAt = Date.now();
+        session[held] = undefined;
+        session[writtenAt] = Date.now();
         this.writer.touch(session.socket.id);
         resolve();
       }, Math.max(wait, 0)).unref();
     });
-    return session.statusHeld;
+    return session[held];
+  }
+
+  /** A socket that logs out or in as someone else leaves its state behind: it described the previous user. */
+  private dropStateOfOtherUser(socket: AGServerSocket): void {
+    const session = this.sessions.get(socket.id);
+    if (session?.state && session.state.userId !== userIdOf(socket.authToken, this.config.options.userIdField).userId) {
+      session.state = undefined;
+    }
   }
 
   private connected(socket: AGServerSocket): void {
     if (this.sessions.has(socket.id)) return;
     this.sessions.add(socket);
     this.writer.touch(socket.id);
-    // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
+    // The socket's own procedures: it can only ever set its own status and state. The loops end when the socket closes.
     // Several calls at once, so that the changes held by limits.statusIntervalMs share one write and all resolve
     // once it is stored; past a few in flight a flapping client is refused rather than queued.
     answerProcedure(
@@ -137,8 +186,18 @@ export class PresenceTracker {
       async (data) => {
         await this.setStatus(socket.id, data);
       },
-      { max: STATUS_CALLS_IN_FLIGHT, refusal: () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT)) },
+      STATUS_IN_FLIGHT,
     );
+    if (this.config.options.sessionState) {
+      answerProcedure(
+        socket,
+        SET_STATE_PROCEDURE,
+        async (data) => {
+          await this.setState(socket.id, data);
+        },
+        STATE_IN_FLIGHT,
+      );
+    }
     if (this.config.options.channelPresence) {
       answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
     }

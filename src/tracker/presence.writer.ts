@@ -237,6 +237,8 @@ export class PresenceWriter {
       origin: originOf(live.socket),
       status: live.status,
       connectedAt: live.connectedAt,
+      // A state set under another user (before a login or logout) is not this user's.
+      state: live.state?.userId === userId ? live.state.json : null,
       channels: new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null)),
     };
   }

@@ -190,7 +190,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
     const instance = { id: randomUUID(), host: 'test', pid: 1, startedAt: new Date() };
     await store.heartbeat(instance, new Date());
     const row = (socketId: string, userId: string) => ({
-      socket: { socketId, userId, authToken: null, ip: null, origin: null, status: 'online' as const, connectedAt: ago(5000) },
+      socket: { socketId, userId, authToken: null, ip: null, origin: null, status: 'online' as const, state: null, connectedAt: ago(5000) },
       presence: true,
       channels: ['room'],
     });

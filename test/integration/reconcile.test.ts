@@ -5,7 +5,7 @@ import { observeExchange } from '../support/usercount-observer.js';
 import { PresenceStore, type SocketRecord } from '../../src/store/presence.store.js';
 
 const socket = (socketId: string, userId: string): SocketRecord => ({
-  socketId, userId, authToken: null, ip: null, origin: null, status: 'online', connectedAt: new Date(),
+  socketId, userId, authToken: null, ip: null, origin: null, status: 'online', connectedAt: new Date(), state: null,
 });
 
 describe.each(BACKENDS)('reconciling after an outage (%s)', (backend) => {

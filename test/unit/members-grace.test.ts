@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { diffMembers, type MemberHold, type MemberRow } from '../../src/state/members.diff.js';
+import { diffMembers, NO_STATES, type MemberHold, type MemberRow } from '../../src/state/members.diff.js';
 
 const m = (channel: string, userId: string, status: 'online' | 'idle' = 'online', heldSince?: Date): MemberRow => ({
-  channel, userId, status, ...(heldSince ? { heldSince } : {}),
+  channel, userId, status, states: NO_STATES, ...(heldSince ? { heldSince } : {}),
 });
 const NOW = new Date('2026-01-05T10:00:00.000Z');
 const before = (ms: number) => new Date(NOW.getTime() - ms);
 const grace = (ended?: MemberHold['ended']): MemberHold => ({ now: NOW, graceMs: 1000, ended });
-const leave = (channel: string, userId: string) => ({ channel, seq: 0, joins: [], leaves: [{ userId, status: 'online' }], updates: [] });
+const leave = (channel: string, userId: string) => ({ channel, seq: 0, joins: [], leaves: [{ userId, status: 'online', states: [] }], updates: [] });
 
 describe('diffMembers with the reconnect grace', () => {
   it('starts a hold for a member whose last socket in the channel closed: no leave, no delete', () => {

@@ -481,3 +481,20 @@ describe('resolvePresenceOptions: limits', () => {
     expect(problemsOf({ socketcluster: { maxPayload: 1023 } })).toEqual(['socketcluster.maxPayload must be an integer >= 1024 (got 1023)']);
   });
 });
+
+describe('resolvePresenceOptions: sessionState', () => {
+  it('accepts states of up to 1024 bytes by default, and false turns it off', () => {
+    expect(resolvePresenceOptions(undefined).sessionState).toEqual({ maxBytes: 1024 });
+    expect(resolvePresenceOptions({ sessionState: {} }).sessionState).toEqual({ maxBytes: 1024 });
+    expect(resolvePresenceOptions({ sessionState: { maxBytes: 65535 } }).sessionState).toEqual({ maxBytes: 65535 });
+    expect(resolvePresenceOptions({ sessionState: false }).sessionState).toBe(false);
+  });
+
+  it('refuses a maxBytes the column cannot hold or no state fits, and anything but an object or false', () => {
+    expect(problemsOf({ sessionState: { maxBytes: 65536 } })).toEqual(['sessionState.maxBytes must be at most 65535 (the SCP_state column is a TEXT) (got 65536)']);
+    expect(problemsOf({ sessionState: { maxBytes: 1 } })).toEqual(['sessionState.maxBytes must be an integer >= 2 (got 1)']);
+    expect(problemsOf({ sessionState: { maxBytes: '1k' } })).toEqual(["sessionState.maxBytes must be an integer >= 2 (got '1k')"]);
+    expect(problemsOf({ sessionState: true })).toEqual(['sessionState must be an object (got true)']);
+    expect(problemsOf({ sessionState: { max: 1 } })[0]).toMatch(/sessionState\.max is not an option/);
+  });
+});

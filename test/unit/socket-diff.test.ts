@@ -5,7 +5,7 @@ import { diffSockets, type SocketDiffInput } from '../../src/state/socket.diff.j
 const token = { user_id: 'u1' };
 const state = (socketId: string, over: Partial<SocketState> = {}): SocketState => ({
   socketId, userId: 'u1', token, authToken: '{"user_id":"u1"}', ip: '127.0.0.1', origin: null, status: 'online',
-  connectedAt: new Date(0), channels: new Set(), ...over,
+  connectedAt: new Date(0), channels: new Set(), state: null, ...over,
 });
 
 function diff(live: SocketState[], stored: SocketState[], over: Partial<SocketDiffInput> = {}) {
@@ -108,5 +108,26 @@ describe('diffSockets', () => {
     const result = diff([state('s1', { userId: null, token: null, authToken: null })], []);
     expect(result.causes.size).toBe(0);
     expect(result.counts.joinedSockets).toBe(1);
+  });
+
+  it('rewrites only the presence row for a new state, and tells channel presence about the socket\'s channels', () => {
+    const before = state('s1', { channels: new Set(['room', 'other']) });
+    const result = diff([state('s1', { channels: new Set(['room', 'other']), state: '{"typing":true}' })], [before], { watched: (ch) => ch === 'room' });
+    expect(result.batch.upserts).toEqual([{ socket: expect.objectContaining({ socketId: 's1', state: '{"typing":true}' }), presence: true, channels: [] }]);
+    expect(result.causes.size).toBe(0); // a state is no status change
+    expect([...result.channelUsers]).toEqual(['u1']);
+    expect(result.counts).toMatchObject({ joinedChannels: 0, leftChannels: 0, joinedSockets: 0 });
+    expect(result.next.get('s1')?.state).toBe('{"typing":true}');
+  });
+
+  it('writes nothing when the state is the same text', () => {
+    const result = diff([state('s1', { channels: new Set(['room']), state: '{"a":1}' })], [state('s1', { channels: new Set(['room']), state: '{"a":1}' })], { watched: () => true });
+    expect(result.batch.upserts).toEqual([]);
+    expect(result.channelUsers.size).toBe(0);
+  });
+
+  it('writes a new channel and a new state in one upsert', () => {
+    const result = diff([state('s1', { channels: new Set(['a', 'b']), state: null })], [state('s1', { channels: new Set(['a']), state: '{"a":1}' })]);
+    expect(result.batch.upserts).toEqual([{ socket: expect.objectContaining({ state: null }), presence: true, channels: ['b'] }]);
   });
 });

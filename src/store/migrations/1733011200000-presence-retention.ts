@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
 import { toSqlTime } from '../sql.dialect.js';
-import { dropIndexIfExists, ensureIndex, hasColumn, isSqlite, madeAlready, quoted } from './schema-probe.util.js';
+import { addColumnIfMissing, dropColumnIfExists, dropIndexIfExists, ensureIndex, quoted } from './schema-probe.util.js';
 
 /**
  * What GC needs to prune the side tables within `gc.retentionMs`: an index on the status rows' last-seen time,
@@ -16,10 +16,8 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     const t = presenceTableNames(this.tableName);
     const q = (name: string) => quoted(queryRunner, name);
-    if (!(await hasColumn(queryRunner, t.channels, 'SCP_changed'))) {
-      const type = isSqlite(queryRunner) ? 'DATETIME' : 'DATETIME(3)';
-      const added = await madeAlready(queryRunner.query(`ALTER TABLE ${q(t.channels)} ADD COLUMN ${q('SCP_changed')} ${type} DEFAULT NULL`));
-      if (added) await queryRunner.query(`UPDATE ${q(t.channels)} SET ${q('SCP_changed')} = ?`, [toSqlTime(new Date())]);
+    if (await addColumnIfMissing(queryRunner, t.channels, 'SCP_changed', 'DATETIME(3)', 'DATETIME')) {
+      await queryRunner.query(`UPDATE ${q(t.channels)} SET ${q('SCP_changed')} = ?`, [toSqlTime(new Date())]);
     }
     for (const [index, table, column] of this.indexes()) await ensureIndex(queryRunner, index, table, [column]);
   }
@@ -27,9 +25,7 @@ export class PresenceRetention1733011200000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     const t = presenceTableNames(this.tableName);
     for (const [index, table] of this.indexes()) await dropIndexIfExists(queryRunner, index, table);
-    if (await hasColumn(queryRunner, t.channels, 'SCP_changed')) {
-      await queryRunner.query(`ALTER TABLE ${quoted(queryRunner, t.channels)} DROP COLUMN ${quoted(queryRunner, 'SCP_changed')}`);
-    }
+    await dropColumnIfExists(queryRunner, t.channels, 'SCP_changed');
   }
 
   /** Index, table, column. Names stay within MySQL's 64 characters for the longest table name (51). */

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { presenceTableNames } from '../presence.tables.js';
-import { dropIndexIfExists, ensureIndex, hasColumn, isSqlite, madeAlready, quoted } from './schema-probe.util.js';
+import { addColumnIfMissing, dropColumnIfExists, dropIndexIfExists, ensureIndex } from './schema-probe.util.js';
 
 /**
  * The reconnect grace of channel presence: on each published membership, since when it is held although no
@@ -19,19 +19,13 @@ export class PresenceRoomGrace1733356800000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const { members } = presenceTableNames(this.tableName);
-    const q = (name: string) => quoted(queryRunner, name);
-    if (!(await hasColumn(queryRunner, members, 'SCP_held'))) {
-      const type = isSqlite(queryRunner) ? 'DATETIME' : 'DATETIME(3)';
-      await madeAlready(queryRunner.query(`ALTER TABLE ${q(members)} ADD COLUMN ${q('SCP_held')} ${type} DEFAULT NULL`));
-    }
+    await addColumnIfMissing(queryRunner, members, 'SCP_held', 'DATETIME(3)', 'DATETIME');
     await ensureIndex(queryRunner, this.index, members, ['SCP_held']);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const { members } = presenceTableNames(this.tableName);
     await dropIndexIfExists(queryRunner, this.index, members);
-    if (await hasColumn(queryRunner, members, 'SCP_held')) {
-      await queryRunner.query(`ALTER TABLE ${quoted(queryRunner, members)} DROP COLUMN ${quoted(queryRunner, 'SCP_held')}`);
-    }
+    await dropColumnIfExists(queryRunner, members, 'SCP_held');
   }
 }

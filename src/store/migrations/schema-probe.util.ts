@@ -59,3 +59,24 @@ export async function dropIndexIfExists(queryRunner: QueryRunner, index: string,
   const q = (name: string) => quoted(queryRunner, name);
   await queryRunner.query(isSqlite(queryRunner) ? `DROP INDEX ${q(index)}` : `DROP INDEX ${q(index)} ON ${q(table)}`);
 }
+
+/**
+ * Adds a nullable column unless it exists (or another instance added it meanwhile). `type` is the MySQL
+ * type; `sqliteType` SQLite's. Resolves true when this call added it.
+ */
+export async function addColumnIfMissing(
+  queryRunner: QueryRunner,
+  table: string,
+  column: string,
+  type: string,
+  sqliteType = type,
+): Promise<boolean> {
+  if (await hasColumn(queryRunner, table, column)) return false;
+  const q = (name: string) => quoted(queryRunner, name);
+  return madeAlready(queryRunner.query(`ALTER TABLE ${q(table)} ADD COLUMN ${q(column)} ${isSqlite(queryRunner) ? sqliteType : type} DEFAULT NULL`));
+}
+
+export async function dropColumnIfExists(queryRunner: QueryRunner, table: string, column: string): Promise<void> {
+  if (!(await hasColumn(queryRunner, table, column))) return;
+  await queryRunner.query(`ALTER TABLE ${quoted(queryRunner, table)} DROP COLUMN ${quoted(queryRunner, column)}`);
+}
