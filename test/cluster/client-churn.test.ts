@@ -12,9 +12,9 @@ import { killAllStarted } from './support/processes.js';
  * The client helper under churn: two presence instances (Nest apps in this process) on one MariaDB table,
  * joined by SCC (the scc-state stand-in and a real scc-broker), so a room's diffs come from both instances and
  * may cross on their way. 20 users with 3 tabs each, spread over both instances, join and leave the room, drop
- * their connection and come back, and go idle and back online, in rounds of concurrent changes. Every tab
- * follows the room with presenceClient.channel() and four users with presenceClient.users(); afterwards each
- * one's members and watched statuses equal the service's answer.
+ * their connection and come back, go idle and back online, and set their session state, in rounds of concurrent
+ * changes. Every tab follows the room with presenceClient.channel() and four users with presenceClient.users();
+ * afterwards each one's members (states included) and watched statuses equal the service's answer.
  */
 const USERS = 20;
 const TABS = 3;
@@ -134,12 +134,15 @@ describe.sequential('client channel() under churn on two instances over SCC (mar
       for (let n = 0; n < 25; n++) {
         const tab = pick(tabs);
         const roll = next();
-        if (roll < 0.3) {
+        if (roll < 0.25) {
           if (tab.inRoom) tab.socket.unsubscribe(ROOM);
           else tab.socket.subscribe(ROOM);
           tab.inRoom = !tab.inRoom;
-        } else if (roll < 0.7) {
+        } else if (roll < 0.5) {
           changes.push((next() < 0.5 ? tab.presence.setIdle() : tab.presence.setOnline()).catch(() => undefined));
+        } else if (roll < 0.7) {
+          const state = next() < 0.15 ? null : { typing: next() < 0.5, n: Math.floor(next() * 5) };
+          changes.push(tab.presence.setState(state).catch(() => undefined));
         } else if (roll < 0.85 && tab.socket.state === 'open') {
           tab.socket.disconnect();
           changes.push(sleep(20 + next() * 80).then(() => tab.socket.connect()));
