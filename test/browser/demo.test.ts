@@ -341,6 +341,50 @@ describe.skipIf(!hasChromium)(`demo page in headless Chromium${hasChromium ? '' 
     expect(signedIn.flatMap((p) => p.errors)).toEqual([]);
   });
 
+  it('shows session states in the rooms and follows watched people', { timeout: 90_000 }, async () => {
+    const margaret = await signIn('Margaret');
+    const katherine = await signIn('Katherine');
+    const pill = (name: string) => katherine.page.locator(`.room[data-room="lobby"] .member[data-user="${name}"]`);
+    // Every tab tells the rooms its device (session state), with presenceClient.setState().
+    await expect.poll(() => pill('Margaret').locator('.member-state').textContent(), WAIT).toBe('desktop');
+
+    // Katherine watches Margaret and someone never seen, with presenceClient.users().
+    for (const name of ['Margaret', 'Nobody']) {
+      await katherine.page.locator('#watch-name').fill(name);
+      await katherine.page.locator('#watch').click();
+    }
+    await katherine.page.locator('#watching li[data-user="Margaret"][data-status="online"]').waitFor(WAIT);
+    await expect.poll(() => katherine.page.locator('#watching li[data-user="Nobody"] .person-detail').textContent(), WAIT).toBe('never seen');
+
+    // Margaret types a note: the room shows her typing, then the note.
+    await margaret.page.locator('#note').pressSequentially('writing the docs', { delay: 40 });
+    await pill('Margaret').and(katherine.page.locator('[data-typing="true"]')).waitFor(WAIT);
+    await expect.poll(() => pill('Margaret').locator('.member-note').textContent(), WAIT).toBe('writing the docs');
+    await pill('Margaret').and(katherine.page.locator('[data-typing="false"]')).waitFor(WAIT);
+
+    // A reconnect keeps the state: the helper sends it again.
+    await margaret.page.locator('#reconnect').click();
+    await expect.poll(() => margaret.page.locator('#connection').getAttribute('data-state'), WAIT).toBe('open');
+    await katherine.page.waitForTimeout(500);
+    await expect.poll(() => pill('Margaret').locator('.member-note').textContent(), WAIT).toBe('writing the docs');
+
+    // Margaret goes idle and then away: Katherine's watched list follows.
+    await margaret.page.locator('#idle-toggle').click();
+    await katherine.page.locator('#watching li[data-user="Margaret"][data-status="idle"]').waitFor(WAIT);
+    await margaret.context.close();
+    await katherine.page.locator('#watching li[data-user="Margaret"][data-status="offline"]').waitFor(WAIT);
+    await expect.poll(() => katherine.page.locator('#watching li[data-user="Margaret"] .person-detail').textContent(), WAIT).toMatch(/^last seen/);
+    await pill('Margaret').waitFor({ state: 'detached', ...WAIT });
+
+    // The watched list survives a reload (localStorage), and stopping to watch someone removes the row.
+    await katherine.page.reload();
+    await katherine.page.locator('#watching li[data-user="Nobody"]').waitFor(WAIT);
+    await katherine.page.locator('#watching li[data-user="Nobody"] button.remove').click();
+    await katherine.page.locator('#watching li[data-user="Nobody"]').waitFor({ state: 'detached', ...WAIT });
+    expect(await katherine.page.locator('#log li[data-kind="note"]').allTextContents()).toEqual([]);
+    expect([...margaret.errors, ...katherine.errors]).toEqual([]);
+  });
+
   it('lets no client publish: a forged event on demo:events reaches neither the log nor the user list', { timeout: 60_000 }, async () => {
     const mallory = await signIn('Mallory');
     const presence = app.get(PresenceService);

@@ -8,7 +8,7 @@ import { DemoModule } from './demo.module.js';
 /**
  * Presence options of the demo app:
  * - embedded SQLite in memory, or MySQL / MariaDB with `DATABASE_URL=mysql://user:password@host:3306/db`;
- * - channel presence for the rooms (`room:<name>`);
+ * - channel presence for the rooms (`room:<name>`), and watched users;
  * - no client publishes: every channel the page reads is written by the server;
  * - `AUTH_KEY`: the key that signs SocketCluster auth tokens. Without it a random key is made per process, which
  *   is fine for one instance; every instance of a cluster needs the same `AUTH_KEY`;
@@ -24,6 +24,8 @@ export function demoPresenceOptions(env: NodeJS.ProcessEnv = process.env): Prese
     offlineGraceMs: 2000,
     // Who is in each room (channel `room:<name>`), live: diffs on `presence:room:<name>`.
     channelPresence: { channels: (channel) => channel.startsWith(ROOM_PREFIX), prefix: PRESENCE_PREFIX },
+    // Anyone signed in may follow anyone (the page's "Watching" list): transitions on `presence:user:<name>`.
+    userPresence: {},
   };
   if (env.DATABASE_URL) {
     options.database = { type: env.DATABASE_URL.startsWith('mariadb') ? 'mariadb' : 'mysql', url: env.DATABASE_URL };

@@ -65,6 +65,8 @@ export function renderPage(config: DemoConfig, importMap: string): string {
       <button type="button" class="primary" id="idle-toggle">Go idle</button>
       <button type="button" id="reconnect" title="Drop the connection and connect again: your status comes back">Reconnect</button>
     </div>
+    <label class="small" for="note">What are you up to? <span class="muted">(your session state: rooms show it, and that you are typing)</span></label>
+    <input id="note" maxlength="60" placeholder="e.g. reviewing the release" autocomplete="off">
     <p class="muted small" id="idle-hint">This tab goes idle after <strong id="idle-seconds">${idleSeconds} s</strong> without keyboard or mouse input, or when it is hidden. Any input brings it back online.</p>
   </section>
 
@@ -77,6 +79,18 @@ export function renderPage(config: DemoConfig, importMap: string): string {
       <button type="button" role="radio" data-type="subscriptions" aria-checked="false">Subscriptions</button>
     </div>
     <p class="muted small" id="count-note">Refreshed on every publish on <code>${escapeHtml(config.usercountChannel)}</code>.</p>
+  </section>
+
+  <section class="card watching" aria-labelledby="watching-title">
+    <h2 id="watching-title">Watching</h2>
+    <p class="muted small card-sub">People you follow, whether they are here or not: <code>presenceClient.users()</code>.</p>
+    <form class="row" id="watch-form" autocomplete="off" novalidate>
+      <input id="watch-name" maxlength="64" placeholder="A name, e.g. Grace" aria-label="Name to watch">
+      <button type="submit" id="watch">Watch</button>
+    </form>
+    <p class="error" id="watch-error" role="alert"></p>
+    <ul class="people-list" id="watching"></ul>
+    <p class="empty muted small" id="watching-empty">Nobody watched yet.</p>
   </section>
 
  </div>

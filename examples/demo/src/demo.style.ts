@@ -156,6 +156,14 @@ input {
 .member { display: inline-flex; align-items: center; gap: 6px; background: var(--bg); border-radius: 999px; padding: 3px 10px 3px 8px; font-size: 13px; max-width: 100%; }
 .member span:last-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .room .muted { font-size: 13px; }
+.member-state { color: var(--muted); font-size: 12px; white-space: nowrap; flex-shrink: 0; }
+.member-note { font-style: italic; min-width: 0; }
+/* A long note shrinks to an ellipsis instead of widening the room. */
+.room, .member, .member-note { min-width: 0; }
+.member[data-typing="true"] .member-state { color: var(--accent); }
+.you label.small { display: block; margin: 14px 0 6px; }
+.you #note { width: 100%; box-sizing: border-box; }
+.person .remove { margin-left: 6px; }
 
 /* log */
 .card-sub { margin: -6px 0 10px; }

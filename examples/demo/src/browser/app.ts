@@ -4,7 +4,8 @@
  */
 import { create } from 'socketcluster-client';
 import {
-  createPresenceClient, type ChannelFollower, type EventTargetLike, type ListenerOptionsLike, type Member,
+  createPresenceClient, type ChannelFollower, type EventTargetLike, type ListenerOptionsLike, type Member, type UsersFollower,
+  type WatchedUsers,
 } from 'nestjs-sc-presence/client';
 import { EVENTS_CHANNEL, LOGIN_PROCEDURE, PRESENCE_PREFIX, ROOM_PREFIX } from '../demo.constants.js';
 import { parseDemoEvent, type DemoEvent } from '../demo-events.js';
@@ -28,6 +29,12 @@ interface RoomState {
 const COUNT_TYPES: readonly CountType[] = ['users', 'sockets', 'subscriptions'];
 const MAX_LOG = 60;
 const ROOMS_KEY = 'who-is-online.rooms';
+const WATCHING_KEY = 'who-is-online.watching';
+const MAX_WATCHING = 20;
+/** "Typing" lasts this long after the last key in the note field. */
+const TYPING_MS = 1500;
+/** What this tab tells the rooms it is on: a phone or tablet has a coarse pointer. */
+const DEVICE = matchMedia('(pointer: coarse)').matches ? 'phone' : 'desktop';
 const COUNT_TYPE_KEY = 'who-is-online.count-type';
 /** After "Go idle", input is ignored this long, so the click itself (and the hand leaving the mouse) does not undo it. */
 const IDLE_BUTTON_QUIET_MS = 1500;
@@ -278,7 +285,8 @@ function renderRooms(): void {
         const sorted = [...view.members].sort(
           (a: Member, b: Member) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || a.userId.localeCompare(b.userId),
         );
-        for (const { userId, status } of sorted) {
+        for (const member of sorted) {
+          const { userId, status } = member;
           const item = el('li', 'member');
           item.dataset.user = userId;
           item.dataset.status = status;
@@ -286,6 +294,15 @@ function renderRooms(): void {
           dot.dataset.status = status;
           dot.title = status;
           item.append(dot, el('span', '', userId));
+          const shown = sessionStates(member);
+          item.dataset.typing = String(shown.typing);
+          const extra = [...shown.devices, ...(shown.typing ? ['typing…'] : [])].join(' · ');
+          if (extra) item.append(el('span', 'member-state', extra));
+          if (shown.notes.length > 0) {
+            const said = el('span', 'member-note', shown.notes.join(' / '));
+            said.title = said.textContent ?? '';
+            item.append(said);
+          }
           members.append(item);
         }
         card.append(members);
@@ -411,6 +428,103 @@ function report(what: string): (error: unknown) => void {
 const refreshCounts = debounce(() => void loadCounts().catch(report('loading the counts')), 120);
 
 // ---------------------------------------------------------------------------------------------------------------
+// Session state: this tab's device, its note, and whether its user is typing the note
+
+let note = '';
+let typingUntil = 0;
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+
+function myState(): Record<string, unknown> {
+  const state: Record<string, unknown> = { device: DEVICE };
+  if (note) state.note = note;
+  if (Date.now() < typingUntil) state.typing = true;
+  return state;
+}
+
+/** Sends this tab's state (the helper sends it again after a reconnect by itself). Bursts of keys cost one send. */
+const sendState = debounce(() => {
+  if (me) presence.setState(myState()).catch(report('setting your state'));
+}, 150);
+
+/** What a room shows of a member's sessions: their devices, whether one is typing, their notes. */
+function sessionStates(member: Member): { devices: string[]; typing: boolean; notes: string[] } {
+  const carried = (member as { states?: unknown }).states;
+  const states: unknown[] = Array.isArray(carried) ? carried : [];
+  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null);
+  const devices = new Set<string>();
+  const notes = new Set<string>();
+  let typing = false;
+  for (const state of states) {
+    const s = state as Record<string, unknown>;
+    const device = text(s.device, 16);
+    if (device) devices.add(device);
+    const said = text(s.note, 60);
+    if (said) notes.add(said);
+    if (s.typing === true) typing = true;
+  }
+  return { devices: [...devices].sort(), typing, notes: [...notes] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Watching: a list of people followed with the helper's users()
+
+let watched: string[] = storedWatching();
+let watching: UsersFollower | undefined;
+
+function storedWatching(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(WATCHING_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((n): n is string => typeof n === 'string' && 'name' in checkName(n)).slice(0, MAX_WATCHING) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Follows the watched list anew (users() takes a fixed list): the old follower unsubscribes. */
+function followWatched(): void {
+  watching?.close();
+  watching = undefined;
+  renderWatching();
+  if (!me || watched.length === 0) return;
+  const follower = presence.users(watched);
+  watching = follower;
+  void (async () => {
+    for await (const _ of follower) renderWatching();
+  })();
+}
+
+function renderWatching(): void {
+  const view: WatchedUsers = watching?.latest ?? {};
+  const list = $('watching');
+  list.replaceChildren(
+    ...watched.map((name) => {
+      const user = view[name];
+      const status = user?.status ?? 'offline';
+      const item = el('li', 'person');
+      item.dataset.user = name;
+      item.dataset.status = status;
+      const dot = el('span', 'dot');
+      dot.dataset.status = status;
+      dot.title = status;
+      item.append(dot, el('span', 'person-name', name));
+      const detail = !user ? '…' : status !== 'offline' ? status : user.lastSeen ? `last seen ${ago(user.lastSeen)}` : 'never seen';
+      item.append(el('span', 'person-detail', detail));
+      const remove = el('button', 'small remove', '×');
+      remove.type = 'button';
+      remove.title = `Stop watching ${name}`;
+      remove.addEventListener('click', () => {
+        watched = watched.filter((other) => other !== name);
+        localStorage.setItem(WATCHING_KEY, JSON.stringify(watched));
+        followWatched();
+      });
+      item.append(remove);
+      return item;
+    }),
+  );
+  $('watching-empty').hidden = watched.length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Rooms
 
 /**
@@ -471,10 +585,12 @@ function authChanged(): void {
   if (me) {
     for (const room of storedRooms()) joinRoom(room);
     void loadUsers().catch(report('loading the people'));
+    sendState();
   } else {
     const joined = [...rooms.keys()];
     for (const room of joined) leaveRoom(room, false);
   }
+  followWatched();
   showView();
 }
 
@@ -531,6 +647,36 @@ $('count-types').addEventListener('click', (event) => {
   countType = type;
   localStorage.setItem(COUNT_TYPE_KEY, type);
   renderCount();
+});
+
+$('note').addEventListener('input', () => {
+  note = $<HTMLInputElement>('note').value.trim().slice(0, 60);
+  typingUntil = Date.now() + TYPING_MS;
+  sendState();
+  // Once the keys stop, "typing" goes away with one more send.
+  if (typingTimer !== undefined) clearTimeout(typingTimer);
+  typingTimer = setTimeout(sendState, TYPING_MS + 50);
+});
+
+$('watch-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $<HTMLInputElement>('watch-name');
+  const error = $('watch-error');
+  const checked = checkName(input.value);
+  if ('problem' in checked) {
+    error.textContent = checked.problem.replace(/^a name/, 'The name');
+    return;
+  }
+  if (watched.length >= MAX_WATCHING && !watched.includes(checked.name)) {
+    error.textContent = `You can watch up to ${MAX_WATCHING} people.`;
+    return;
+  }
+  error.textContent = '';
+  input.value = '';
+  if (watched.includes(checked.name)) return;
+  watched = [...watched, checked.name];
+  localStorage.setItem(WATCHING_KEY, JSON.stringify(watched));
+  followWatched();
 });
 
 $('join-form').addEventListener('submit', (event) => {
@@ -612,7 +758,10 @@ follow(socket.listener('authenticate'), authChanged);
 follow(socket.listener('deauthenticate'), authChanged);
 
 // "3 min ago" moves on by itself.
-setInterval(renderUsers, 5000);
+setInterval(() => {
+  renderUsers();
+  renderWatching();
+}, 5000);
 
 $('log').append(el('li', 'log-empty', 'Nothing yet: sign in somewhere else to see events.'));
 $('idle-seconds').textContent = `${Math.round(idleAfterMs / 100) / 10} s`;
