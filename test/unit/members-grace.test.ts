@@ -41,8 +41,8 @@ describe('diffMembers with the reconnect grace', () => {
     const result = diffMembers([m('room', 'back', 'online', before(400)), m('room', 'dozes')], [m('room', 'back', 'idle'), m('room', 'dozes', 'idle'), m('room', 'new')], grace(() => true));
     expect(result.diffs).toEqual([
       {
-        channel: 'room', seq: 0, joins: [{ userId: 'new', status: 'online' }], leaves: [],
-        updates: [{ userId: 'back', status: 'idle' }, { userId: 'dozes', status: 'idle' }],
+        channel: 'room', seq: 0, joins: [{ userId: 'new', status: 'online', states: [] }], leaves: [],
+        updates: [{ userId: 'back', status: 'idle', states: [] }, { userId: 'dozes', status: 'idle', states: [] }],
       },
     ]);
   });
