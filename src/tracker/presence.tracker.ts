@@ -9,7 +9,9 @@ import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
-import { answerProcedure, consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { AgServerHost } from '../socketcluster/ag-server.host.js';
+import type { Procedure } from '../socketcluster/procedure.router.js';
 import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
 import { ANONYMOUS_STATUS, SOCKET_ID_TYPE, SOCKET_NOT_HERE, STATUS_BUSY, STATUS_NOT_STORED, STATUS_VALUE } from '../presence.messages.js';
 
@@ -35,9 +37,11 @@ export class PresenceTracker {
     private readonly sessions: LiveSessions,
     private readonly writer: PresenceWriter,
     private readonly channels: ChannelPresence,
+    private readonly host: AgServerHost,
   ) {}
 
   attach(server: AGServer): void {
+    this.host.procedures.add(this.procedures());
     this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     this.consume(server, 'subscription', touch);
@@ -126,20 +130,21 @@ export class PresenceTracker {
     if (this.sessions.has(socket.id)) return;
     this.sessions.add(socket);
     this.writer.touch(socket.id);
-    // The socket's own procedures: it can only ever set its own status. The loops end when the socket closes.
-    // Several calls at once, so that the changes held by limits.statusIntervalMs share one write and all resolve
-    // once it is stored; past a few in flight a flapping client is refused rather than queued.
-    answerProcedure(
-      socket,
-      SET_STATUS_PROCEDURE,
-      async (data) => {
-        await this.setStatus(socket.id, data);
-      },
-      { max: STATUS_CALLS_IN_FLIGHT, refusal: () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT)) },
-    );
-    if (this.config.options.channelPresence) {
-      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
-    }
+  }
+
+  /**
+   * The client's procedures, one entry each, answered for every socket by the server's procedure router. A
+   * socket can only ever set its own status; several calls at once, so that the changes held by
+   * limits.statusIntervalMs share one write and all resolve once it is stored; past a few in flight a flapping
+   * client is refused rather than queued.
+   */
+  private procedures(): Procedure[] {
+    const statusBusy = () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT));
+    const members: Procedure = { name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) };
+    return [
+      { name: SET_STATUS_PROCEDURE, handle: (socket, data) => this.setStatus(socket.id, data), inFlight: { max: STATUS_CALLS_IN_FLIGHT, refusal: statusBusy } },
+      ...(this.config.options.channelPresence ? [members] : []),
+    ];
   }
 
   /** Not awaited: a slow `canSubscribe` must not hold up the events of other sockets. */
