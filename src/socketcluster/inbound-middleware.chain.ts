@@ -27,36 +27,23 @@ type SocketStream = InboundStream & { type?: string; write(action: InboundAction
  * `setMiddleware` / `removeMiddleware` for the inbound type are routed here).
  *
  * No loop per socket: SocketCluster writes each action to the socket's stream, and the chain takes the write
- * itself (the stream's `write`, `close` and `kill` are the chain's, shared by every socket). A socket's
- * actions are decided in order: one that arrives while an asynchronous rule is pending waits for it.
+ * itself. The stream gets a prototype of the chain's, shared by every socket, whose `write` decides the action
+ * and whose `close` and `kill` also end the socket's app stream: no property and no closure per socket. A
+ * socket's actions are decided in order: one that arrives while an asynchronous rule is pending waits for it.
  */
 export class InboundMiddlewareChain {
   private app?: InboundMiddleware;
   private readonly forwards = new WeakMap<InboundStream, Forward>();
   /** The last decision still pending per stream (an asynchronous rule), for the order of the next ones. */
   private readonly busy = new WeakMap<InboundStream, Promise<void>>();
-  private readonly write: (this: SocketStream, action: InboundAction) => void;
-  private readonly close: (this: SocketStream, value?: unknown) => void;
-  private readonly kill: (this: SocketStream, value?: unknown) => void;
+  /** The prototype given to a socket's stream, per prototype the stream had (one in practice). */
+  private readonly prototypes = new WeakMap<object, object>();
 
   /** `allowed` hears of every action the rule let through, before the app's middleware decides it. */
   constructor(
     private readonly rule: InboundRule,
     private readonly allowed?: (action: InboundAction) => void,
-  ) {
-    const chain = this;
-    this.write = function (action) {
-      chain.take(this, action);
-    };
-    this.close = function (value) {
-      Object.getPrototypeOf(this).close.call(this, value);
-      chain.ended(this);
-    };
-    this.kill = function (value) {
-      Object.getPrototypeOf(this).kill.call(this, value);
-      chain.ended(this);
-    };
-  }
+  ) {}
 
   install(server: AGServer): void {
     const inbound = server.MIDDLEWARE_INBOUND;
@@ -94,9 +81,18 @@ export class InboundMiddlewareChain {
   }
 
   private bind(stream: SocketStream): void {
-    stream.write = this.write;
-    stream.close = this.close;
-    stream.kill = this.kill;
+    const own = Object.getPrototypeOf(stream) as SocketStream;
+    let prototype = this.prototypes.get(own);
+    if (!prototype) {
+      const chain = this;
+      prototype = Object.create(own, {
+        write: { value: function (this: SocketStream, action: InboundAction) { chain.take(this, action); } },
+        close: { value: function (this: SocketStream, value?: unknown) { own.close.call(this, value); chain.ended(this); } },
+        kill: { value: function (this: SocketStream, value?: unknown) { own.kill.call(this, value); chain.ended(this); } },
+      }) as object;
+      this.prototypes.set(own, prototype);
+    }
+    Object.setPrototypeOf(stream, prototype);
   }
 
   private rebind(socket: AGServerSocket, adopted: InboundMiddleware | undefined): void {
