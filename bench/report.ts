@@ -64,6 +64,13 @@ function gitDescription(): string {
   }
 }
 
+/** The command that produced the results, as the user typed it. */
+export function commandLine(): string {
+  return process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
+    : `node --import tsx ${relative(ROOT, join(BENCH_DIR, 'run.ts'))} ${process.argv.slice(2).join(' ')}`.trim();
+}
+
 export function report(results: Results, env: { mariadbVersion: string; load0: number[]; load1: number[]; errors: string[] }): { table: string; doc: string } {
   const { plain, sqlite, mariadb } = results;
   const row = (name: string, p: string, s: string, m: string, target: string, met: string) => `| ${name} | ${p} | ${s} | ${m} | ${target} | ${met} |`;
@@ -107,9 +114,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
   const table = lines.join('\n');
 
   const cpus = os.cpus();
-  const command = process.env.npm_lifecycle_event === 'bench'
-    ? `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
-    : `node --import tsx ${relative(ROOT, join(BENCH_DIR, 'run.ts'))} ${process.argv.slice(2).join(' ')}`.trim();
+  const command = commandLine();
   const header = [
     `# nestjs-sc-presence bench${opts.quick ? ' (--quick: a smoke run, not a measurement)' : ''}`,
     '',
