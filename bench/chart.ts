@@ -71,7 +71,8 @@ export function writeLineChart(chart: LineChart, file: string): void {
     const dash = s.dashed ? ' stroke-dasharray="4 3"' : '';
     out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
     for (const p of s.points) out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="3" fill="${s.color}"><title>${esc(p.title)}</title></circle>`);
-    out.push(`<rect x="${W - M.right + 8}" y="${legendTop + i * 18}" width="12" height="3" fill="${s.color}"/>`, `<text x="${W - M.right + 26}" y="${legendTop + 5 + i * 18}">${esc(s.name)}</text>`);
+    const ly = legendTop + 1.5 + i * 18;
+    out.push(`<line x1="${W - M.right + 8}" x2="${W - M.right + 22}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="3"${dash}/>`, `<text x="${W - M.right + 26}" y="${legendTop + 5 + i * 18}">${esc(s.name)}</text>`);
   });
   out.push(`<text x="${W - M.right + 8}" y="${H - M.bottom - 4}" fill="#666" font-size="10">${esc(chart.footnote)}</text>`, '</svg>');
   writeFileSync(file, out.join('\n') + '\n');

@@ -161,7 +161,7 @@ function drawCharts(points: ScalePoint[], modes: readonly Presence[], charts: { 
     FIGURES.map((f, i) => {
       const base = first ? f.of(first, m) : undefined;
       return {
-        name: `${NAMES[m]} ${f.name.replace('statements per lifecycle', 'statements').replace('heap per socket over plain', 'heap').replace('plain ÷ presence throughput', 'CPU (1 ÷ ratio)')}`,
+        name: `${NAMES[m]} ${f.name.replace('statements per lifecycle', 'statements').replace('heap per socket over plain', 'heap').replace('plain ÷ presence throughput', 'slowdown vs plain')}`,
         color: FIGURE_COLORS[i],
         dashed: m === 'mariadb',
         points: points

@@ -42,7 +42,8 @@ interface Route extends Procedure {
  */
 export class ProcedureRouter {
   private readonly routes = new Map<string, Route>();
-  private readonly pending = new Map<AGServerSocket, Request>();
+  /** Weak: a request whose action never reaches the router (blocked before it) goes with its socket. */
+  private readonly pending = new WeakMap<AGServerSocket, Request>();
 
   /** Adds procedures; a name already routed is answered by the new handler from then on. */
   add(procedures: Procedure[]): void {
