@@ -133,17 +133,18 @@ export class PresenceTracker {
   }
 
   /**
-   * The client's procedures, one entry each, answered for every socket by the server's procedure router. A
-   * socket can only ever set its own status; several calls at once, so that the changes held by
-   * limits.statusIntervalMs share one write and all resolve once it is stored; past a few in flight a flapping
-   * client is refused rather than queued.
+   * The client's procedures, one entry each (name, handler, calls of a socket at once), answered for every socket
+   * by the server's procedure router (socketcluster/procedure.router.ts).
    */
   private procedures(): Procedure[] {
+    const { channelPresence } = this.config.options;
     const statusBusy = () => new PresenceError(STATUS_BUSY(STATUS_CALLS_IN_FLIGHT));
-    const members: Procedure = { name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) };
     return [
+      // A socket only ever sets its own status. Several calls at once, so that the changes held by
+      // limits.statusIntervalMs share one write and all resolve once it is stored; past a few in flight a
+      // flapping client is refused rather than queued.
       { name: SET_STATUS_PROCEDURE, handle: (socket, data) => this.setStatus(socket.id, data), inFlight: { max: STATUS_CALLS_IN_FLIGHT, refusal: statusBusy } },
-      ...(this.config.options.channelPresence ? [members] : []),
+      ...(channelPresence ? [{ name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) } satisfies Procedure] : []),
     ];
   }
 
