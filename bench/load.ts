@@ -81,7 +81,8 @@ async function connect(args: ConnectArgs): Promise<ConnectResult> {
       port: args.port,
       path: '/socketcluster/',
       autoReconnect: false,
-      connectTimeout: 10_000,
+      // Generous: on a machine shared with other work a handshake can wait its turn for long; that is not a failure.
+      connectTimeout: 30_000,
       authEngine: {
         saveToken: async (_name: string, value: string) => value,
         removeToken: async () => null,
