@@ -61,11 +61,12 @@ export function writeLineChart(chart: LineChart, file: string): void {
   for (const limit of chart.limits ?? []) {
     out.push(
       `<line x1="${M.left}" x2="${W - M.right}" y1="${y(limit.y)}" y2="${y(limit.y)}" stroke="#888" stroke-dasharray="6 4"/>`,
-      `<text x="${W - M.right + 4}" y="${y(limit.y) + 4}" fill="#666">${esc(limit.label)}</text>`,
+      // Inside the plot, above its line: the column to the right is the legend's.
+      `<text x="${W - M.right - 4}" y="${y(limit.y) - 4}" text-anchor="end" fill="#666">${esc(limit.label)}</text>`,
     );
   }
   out.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">${esc(chart.xLabel)}</text>`);
-  const legendTop = M.top + 20 + (chart.limits?.length ?? 0) * 4;
+  const legendTop = M.top + 20;
   chart.series.forEach((s, i) => {
     const points = s.points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
     const dash = s.dashed ? ' stroke-dasharray="4 3"' : '';
