@@ -2,7 +2,7 @@
  * The load generator, a process of its own (started by bench/run.ts): real socketcluster-client sockets, each a
  * distinct user presenting a signed token at the handshake, each subscribed to 2 channels. Commands arrive over
  * the IPC channel: connect a group of sockets, set some of them idle, disconnect them all at once or at a
- * steady rate. Every loop here is bounded by the group size and by a deadline.
+ * steady rate (from `offsetMs` on, so that several load processes can share one schedule). Every loop here is bounded by the group size and by a deadline.
  */
 import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
 import {
@@ -82,7 +82,8 @@ async function connect(args: ConnectArgs): Promise<ConnectResult> {
       port: args.port,
       path: '/socketcluster/',
       autoReconnect: false,
-      connectTimeout: 10_000,
+      // Generous: on a machine shared with other work a handshake can wait its turn for long; that is not a failure.
+      connectTimeout: 30_000,
       authEngine: {
         saveToken: async (_name: string, value: string) => value,
         removeToken: async () => null,
@@ -169,7 +170,7 @@ async function state({ times, durationMs, timeoutMs }: StateArgs): Promise<State
  * Without `rate`: every socket at once. With `rate` (per second): one socket every 1000 / rate ms, on a fixed
  * schedule (a late tick sends the ones that are due), so the rate stays steady.
  */
-async function disconnect({ rate, timeoutMs }: { rate?: number; timeoutMs: number }): Promise<DisconnectResult> {
+async function disconnect({ rate, offsetMs = 0, timeoutMs }: { rate?: number; offsetMs?: number; timeoutMs: number }): Promise<DisconnectResult> {
   const clients = group.splice(0);
   const sent: Array<[string, number]> = [];
   const deadline = Date.now() + timeoutMs;
@@ -180,7 +181,8 @@ async function disconnect({ rate, timeoutMs }: { rate?: number; timeoutMs: numbe
     }
   } else {
     const interval = 1000 / rate;
-    const start = now();
+    const start = now() + offsetMs;
+    if (offsetMs > 0) await sleep(offsetMs);
     let i = 0;
     while (i < clients.length) {
       if (Date.now() > deadline) {

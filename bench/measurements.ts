@@ -136,7 +136,7 @@ function machineCpuMs(): number | undefined {
   }
 }
 
-export async function cpuNow(server: Peer, load: Peer, dbPid?: number): Promise<Cpu> {
+export async function cpuNow(server: Peer, load: Pick<Peer, 'request'>, dbPid?: number): Promise<Cpu> {
   const [s, l] = await Promise.all([
     server.request<NodeJS.CpuUsage>('cpu', {}, 5000),
     load.request<NodeJS.CpuUsage>('cpu', {}, 5000),

@@ -17,6 +17,9 @@ export const ALL_MODES: Mode[] = ['plain', 'sqlite', 'mariadb'];
 const { values: argv } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    'scale-sockets': { type: 'string' },
+    'load-processes': { type: 'string' },
     sockets: { type: 'string' },
     runs: { type: 'string' },
     concurrency: { type: 'string' },
@@ -36,10 +39,20 @@ function intOption(name: string, raw: string | undefined, fallback: number, min:
 }
 
 const quick = argv.quick === true;
+const scale = argv.scale === true;
+function listOption(name: string, raw: string | undefined, fallback: number[]): number[] {
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((part) => intOption(name, part.trim(), 0, 10));
+}
 export const opts = {
   quick,
+  /** The curve: one run of each mode at each size in `scaleSockets` (bench/scale.ts). */
+  scale,
+  scaleSockets: listOption('scale-sockets', argv['scale-sockets'], quick ? [300, 600] : [1000, 4000, 16_000]),
+  /** Load generator processes, each with its share of the sockets: with many sockets one would be the bottleneck. */
+  loadProcesses: intOption('load-processes', argv['load-processes'], scale ? 3 : 1, 1),
   sockets: intOption('sockets', argv.sockets, quick ? 300 : 2000, 10),
-  runs: intOption('runs', argv.runs, quick ? 1 : 5, 1),
+  runs: intOption('runs', argv.runs, quick || scale ? 1 : 5, 1),
   /** Sockets connecting at once (the listen backlog is 511: beyond it, SYN retries would measure the kernel). */
   concurrency: intOption('concurrency', argv.concurrency, 100, 1),
   idleFraction: 0.3,
@@ -59,9 +72,11 @@ export const opts = {
   /** Where the SQLite file goes (its file system decides what a COMMIT's fsync costs). */
   sqliteDir: process.env.PRESENCE_BENCH_SQLITE_DIR ?? os.tmpdir(),
   /** Heap snapshots before and after the storm in the first run, summarised by constructor as evidence. */
-  heapSnapshots: process.env.PRESENCE_BENCH_HEAP_SNAPSHOT ? process.env.PRESENCE_BENCH_HEAP_SNAPSHOT === '1' : !quick,
+  heapSnapshots: process.env.PRESENCE_BENCH_HEAP_SNAPSHOT ? process.env.PRESENCE_BENCH_HEAP_SNAPSHOT === '1' : !quick && !scale,
   /** An extra connect storm in the first run with the server's CPU profiled, summarised by package as evidence. */
-  cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick,
+  cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick && !scale,
+  /** The idle-window phase (statements per minute of idle sockets); the curve leaves it out. */
+  idlePhase: !scale,
   out: argv.out ?? join(BENCH_DIR, quick ? 'results-quick.md' : 'results.md'),
   pollMs: 10,
 };
@@ -69,10 +84,20 @@ for (const mode of opts.modes) if (!ALL_MODES.includes(mode)) throw new Error(`-
 /** How much faster than the defaults the idle-window server runs its periodic tasks. */
 export const speedup = (opts.defaultPingInterval * opts.defaultPingsPerUpdate) / (opts.idlePingInterval * opts.idlePingsPerUpdate);
 
-/** Sockets per storm. */
-export const N = opts.sockets;
+/** Sockets per storm (the curve sets it for each of its sizes, see setSockets). */
+export let N = opts.sockets;
 /** Sockets set idle in each storm (the load generator's pick). */
-export const idleCount = Math.round(opts.idleFraction * 10) * Math.floor(N / 10) + Math.min(N % 10, Math.round(opts.idleFraction * 10));
-export const connectTimeout = 30_000 + N * 20;
+export let idleCount = 0;
+export let connectTimeout = 0;
+/** A wait of `ms` for 2,000 sockets, longer in proportion for more (a 16k storm takes longer to write and to end). */
+export const waitFor = (ms: number) => Math.round(ms * Math.max(1, N / 2000));
+
+export function setSockets(n: number): void {
+  N = n;
+  const every = Math.round(opts.idleFraction * 10);
+  idleCount = every * Math.floor(N / 10) + Math.min(N % 10, every);
+  connectTimeout = 30_000 + N * 20;
+}
+setSockets(opts.sockets);
 /** A line on stderr with the time since the start. */
 export const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}\n`);

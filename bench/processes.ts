@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { presenceTableNames } from '../dist/index.js';
-import { Peer, sleep, type Notice, type ServerConfig } from './common.js';
+import { Peer, sleep, type ConnectArgs, type ConnectResult, type DisconnectResult, type IdleResult, type Notice, type ServerConfig, type StateResult } from './common.js';
 import { BENCH_DIR, ROOT, opts } from './options.js';
 
 const children = new Set<ChildProcess>();
@@ -87,7 +87,8 @@ process.on('exit', () => {
 });
 export const watchdog = setTimeout(
   () => void abort('the bench ran past its time limit', 1),
-  opts.quick ? 150_000 : 20 * 60_000 + opts.runs * opts.sockets * 100,
+  (opts.quick ? 150_000 : 20 * 60_000) +
+    (opts.scale ? opts.scaleSockets.reduce((a, b) => a + b, 0) * opts.modes.length * 150 : opts.quick ? 0 : opts.runs * opts.sockets * 100),
 );
 
 export interface CountEvent {
@@ -129,3 +130,86 @@ export async function startLoad(name: string): Promise<Peer> {
   return peer;
 }
 
+
+/**
+ * The load generator processes of a run, driven as one: a connect, idle or disconnect command is split among
+ * them (each its share of the sockets, of the concurrency and of the disconnect rate) and their answers are
+ * merged; `cpu` is their sum. With one process the commands pass through unchanged.
+ */
+export class LoadGroup {
+  constructor(readonly peers: Peer[]) {}
+
+  async request<T>(cmd: string, args: Record<string, unknown>, timeoutMs: number): Promise<T> {
+    const k = this.peers.length;
+    if (k === 1) return this.peers[0].request<T>(cmd, args, timeoutMs);
+    const share = (n: number, i: number) => Math.floor(n / k) + (i < n % k ? 1 : 0);
+    const answers = await Promise.all(
+      this.peers.map((peer, i) => {
+        if (cmd === 'connect') {
+          const a = args as unknown as ConnectArgs;
+          return peer.request<unknown>(cmd, { ...a, n: share(a.n, i), prefix: `${a.prefix}${i}-`, concurrency: Math.max(1, Math.ceil(a.concurrency / k)) }, timeoutMs);
+        }
+        if (cmd === 'idle') return peer.request<unknown>(cmd, { ...args, concurrency: Math.max(1, Math.ceil((args.concurrency as number) / k)) }, timeoutMs);
+        if (cmd === 'disconnect' && typeof args.rate === 'number') {
+          // k schedules of rate / k each, offset so that together they are one steady schedule of `rate`.
+          return peer.request<unknown>(cmd, { ...args, rate: args.rate / k, offsetMs: (i * 1000) / args.rate }, timeoutMs);
+        }
+        return peer.request<unknown>(cmd, args, timeoutMs);
+      }),
+    );
+    return merge(cmd, answers) as T;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.peers.map((peer) => stopChild(peer)));
+  }
+}
+
+function merge(cmd: string, answers: unknown[]): unknown {
+  if (cmd === 'connect') {
+    const all = answers as ConnectResult[];
+    return {
+      ok: sum(all.map((a) => a.ok)), failed: sum(all.map((a) => a.failed)), notAuthenticated: sum(all.map((a) => a.notAuthenticated)),
+      errors: all.flatMap((a) => a.errors).slice(0, 5), t0: Math.min(...all.map((a) => a.t0)), tEnd: Math.max(...all.map((a) => a.tEnd)),
+    } satisfies ConnectResult;
+  }
+  if (cmd === 'idle') {
+    const all = answers as IdleResult[];
+    return {
+      idle: sum(all.map((a) => a.idle)), failed: sum(all.map((a) => a.failed)), errors: all.flatMap((a) => a.errors).slice(0, 5),
+      t0: Math.min(...all.map((a) => a.t0)), t1: Math.max(...all.map((a) => a.t1)),
+    } satisfies IdleResult;
+  }
+  if (cmd === 'disconnect') {
+    const all = answers as DisconnectResult[];
+    const sent = all.flatMap((a) => a.sent).sort((a, b) => a[1] - b[1]);
+    return { sent, tFirst: Math.min(...all.map((a) => a.tFirst)), tLast: Math.max(...all.map((a) => a.tLast)) } satisfies DisconnectResult;
+  }
+  if (cmd === 'state') {
+    const all = answers as StateResult[];
+    return {
+      calls: sum(all.map((a) => a.calls)), failed: sum(all.map((a) => a.failed)), late: sum(all.map((a) => a.late)),
+      errors: all.flatMap((a) => a.errors).slice(0, 5), t0: Math.min(...all.map((a) => a.t0)), tSent: Math.max(...all.map((a) => a.tSent)),
+      t1: Math.max(...all.map((a) => a.t1)),
+    } satisfies StateResult;
+  }
+  if (cmd === 'cpu') {
+    const all = answers as NodeJS.CpuUsage[];
+    return { user: sum(all.map((a) => a.user)), system: sum(all.map((a) => a.system)) };
+  }
+  return answers[0];
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** `k` load generator processes, started one after another. */
+export async function startLoads(name: string, k: number): Promise<LoadGroup> {
+  const peers: Peer[] = [];
+  try {
+    for (let i = 0; i < k; i++) peers.push(await startLoad(k === 1 ? name : `${name}.${i + 1}`));
+  } catch (error) {
+    await Promise.all(peers.map((peer) => stopChild(peer)));
+    throw error;
+  }
+  return new LoadGroup(peers);
+}

@@ -7,7 +7,8 @@
  * median of the runs, with min and max) and writes it to bench/results.md. See bench/README.md.
  *
  * Options: --quick (1 run of 300 sockets, a short idle window), --sockets N, --runs N, --concurrency N,
- * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --out FILE.
+ * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --out FILE; --scale (the curve, scale.ts)
+ * with --scale-sockets a,b,c and --load-processes N.
  * Environment: PRESENCE_BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * PRESENCE_BENCH_LOG_SQL=1 (every statement of the module is written to bench/sql-<mode>-<run>-<phase>.log).
  *
@@ -15,13 +16,15 @@
  * phases of one run), measurements.ts (what this process measures itself), report.ts (the table and notes).
  */
 import os from 'node:os';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { N, ROOT, opts, progress } from './options.js';
+import { BENCH_DIR, N, ROOT, opts, progress, started } from './options.js';
 import { cleanupEverything, watchdog } from './processes.js';
-import { report, type Results } from './report.js';
+import { commandLine, report, type Results } from './report.js';
 import { runPlain, runPresence, type PlainRun, type PresenceRun } from './runs.js';
+import { openFileLimit, runScale, scaleSectionOf, writeScaleSection } from './scale.js';
+import { scaleReport } from './scale-report.js';
 
 async function mariadbVersion(): Promise<string> {
   const ds = new DataSource({ type: 'mysql', url: opts.mysqlUrl });
@@ -34,9 +37,25 @@ async function mariadbVersion(): Promise<string> {
   }
 }
 
+async function scale(load0: number[], version: string): Promise<number> {
+  const errors: string[] = [];
+  progress(`scale: ${opts.scaleSockets.join(', ')} sockets, modes ${opts.modes.join(', ')}, ${opts.loadProcesses} load processes`);
+  const points = await runScale(errors);
+  // The full curve's charts go to docs/ (the README shows them); a quick one's next to its results.
+  const dir = opts.quick ? BENCH_DIR : join(ROOT, 'docs');
+  const name = opts.quick ? 'results-quick-scale' : 'scale';
+  const charts = { hooks: join(dir, `${name}-hooks.svg`), perSocket: join(dir, `${name}-per-socket.svg`) };
+  const links = { hooksLink: relative(BENCH_DIR, charts.hooks), perSocketLink: relative(BENCH_DIR, charts.perSocket) };
+  const section = scaleReport(points, { command: commandLine(), load0, load1: os.loadavg(), openFiles: openFileLimit(), errors, mariadbVersion: version, started }, { ...charts, ...links });
+  writeScaleSection(opts.out, section);
+  process.stdout.write(`\n${section}\n\nwritten to ${relative(ROOT, opts.out)}, ${relative(ROOT, charts.hooks)}, ${relative(ROOT, charts.perSocket)}\n`);
+  return errors.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
   const load0 = os.loadavg();
   const version = opts.modes.includes('mariadb') ? await mariadbVersion() : 'not used';
+  if (opts.scale) return scale(load0, version);
   const results: Results = { plain: [], sqlite: [], mariadb: [], ratios: { sqlite: [], mariadb: [] }, heapOver: { sqlite: [], mariadb: [] } };
   const errors: string[] = [];
   progress(`${opts.runs} run(s) of ${N} sockets, modes ${opts.modes.join(', ')}`);
@@ -71,7 +90,9 @@ async function main(): Promise<number> {
   }
   const { table, doc } = report(results, { mariadbVersion: version, load0, load1: os.loadavg(), errors });
   process.stdout.write(`\n${table}\n`);
-  writeFileSync(opts.out, doc);
+  // The curve's section, written by a --scale run, stays.
+  const kept = scaleSectionOf(opts.out);
+  writeFileSync(opts.out, kept ? `${doc.trimEnd()}\n\n${kept}` : doc);
   process.stdout.write(`\nwritten to ${relative(ROOT, opts.out)}\n`);
   if (errors.length > 0) process.stdout.write(`\n${errors.length} error(s):\n${errors.map((e) => `- ${e}`).join('\n')}\n`);
   return errors.length > 0 ? 1 : 0;

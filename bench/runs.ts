@@ -9,15 +9,15 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SqlCounters } from '../test/support/sql-counter.js';
 import {
-  benchState, now, sleep, type ConnectResult, type DisconnectResult, type HeapReading, type IdleResult, type Peer, type ServerConfig,
+  benchState, now, sleep, type ConnectResult, type DisconnectResult, type HeapReading, type IdleResult, type ServerConfig,
   type StateResult,
 } from './common.js';
 import { diff, summarize, type HeapSummary } from './heap-diff.js';
 import {
   Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, type Cpu,
 } from './measurements.js';
-import { BENCH_DIR, N, connectTimeout, opts, progress, speedup } from './options.js';
-import { dirsToRemove, dropTables, startLoad, startServer, stopChild, tablesToDrop, type ServerHandle } from './processes.js';
+import { BENCH_DIR, N, connectTimeout, opts, progress, speedup, waitFor } from './options.js';
+import { dirsToRemove, dropTables, startLoads, startServer, stopChild, tablesToDrop, type LoadGroup, type ServerHandle } from './processes.js';
 
 export interface PlainRun {
   run: number;
@@ -40,16 +40,16 @@ export interface ProfileSummary {
  * One more storm of N sockets, after the measured phases, with the server's CPU profiled (sampling every
  * 200 µs) until the sockets are connected and, for presence, stored. Then they disconnect.
  */
-async function profiledStorm(run: number, server: ServerHandle, load: Peer, authKey: string, db?: { outside: Outside; table: string }): Promise<ProfileSummary | undefined> {
+async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<ProfileSummary | undefined> {
   if (!opts.cpuProfile || run !== 1) return undefined;
   await server.peer.request('profile-start', {}, 10_000);
   const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `c${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
-  if (db) await until('profiled storm stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
+  if (db) await until('profiled storm stored', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
   const profile = await server.peer.request<ProfileSummary>('profile-stop', {}, 60_000);
   checkStorm('profiled storm', storm);
-  await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
-  if (db) await until('profiled storm removed', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
-  else await until('profiled storm gone', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+  if (db) await until('profiled storm removed', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+  else await until('profiled storm gone', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   return profile;
 }
 
@@ -72,6 +72,8 @@ export interface PresenceRun extends PlainRun {
   lifecycleQuestions?: number;
   lifecycleLogger: number;
   stormKinds: SqlCounters;
+  /** From just before the connect storm to the statement count after the disconnect storm was written. */
+  lifecycleWindowMs: number;
   tableExactConnectMs: number;
   countExactConnectMs: number;
   tableExactDisconnectMs: number;
@@ -124,30 +126,30 @@ export const STATE_SPREAD_MS = 2000;
  * A small round of the same work (connect, auth, subscribe, disconnect) before the baseline heap reading, so
  * that code compiled and caches filled on first use are in the baseline, not counted per socket.
  */
-async function warmUp(run: number, server: ServerHandle, load: Peer, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
+async function warmUp(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
   const n = Math.min(100, N);
   const w = await load.request<ConnectResult>('connect', { port: server.port, n, prefix: `w${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
   checkStorm('warm-up', w);
   if (db) {
-    await until('warm-up stored', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * n);
+    await until('warm-up stored', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * n);
     // The state phase's code paths too, so that what they compile on first use is not counted per socket.
     const states = await load.request<StateResult>('state', { times: 2, durationMs: 200, timeoutMs: 30_000 }, 40_000);
     if (states.failed > 0) throw new Error(`warm-up setState failed for ${states.failed} calls: ${states.errors.join('; ')}`);
   }
-  await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
   if (db) {
-    await until('warm-up removed', 30_000, opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+    await until('warm-up removed', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
     // The join publish comes connectDelayMs after the last join; it must not fall into the storm.
     await countReaches(server.counts, 0, w.tEnd + opts.defaultConnectDelayMs - 1000, 30_000);
   } else {
-    await until('warm-up sockets gone', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+    await until('warm-up sockets gone', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   }
 }
 
 export async function runPlain(run: number): Promise<PlainRun> {
   const authKey = randomBytes(16).toString('hex');
   const server = await startServer(`plain#${run}`, { mode: 'plain', authKey, pingInterval: opts.defaultPingInterval });
-  const load = await startLoad(`load#${run}`);
+  const load = await startLoads(`load#${run}`, opts.loadProcesses);
   try {
     await warmUp(run, server, load, authKey);
     const snapshots = snapshotPaths(run, 'plain');
@@ -158,14 +160,14 @@ export async function runPlain(run: number): Promise<PlainRun> {
     checkStorm('plain storm', storm);
     const loaded = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.loaded }, 120_000);
     if (loaded.clients !== N) throw new Error(`plain server holds ${loaded.clients} sockets, expected ${N}`);
-    await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
-    await until('plain server empty', 20_000, 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+    await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+    await until('plain server empty', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
     const profile = await profiledStorm(run, server, load, authKey);
     const result = { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile };
     progress(`plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s, heap ${result.heapPerSocket.toFixed(0)} B/socket`);
     return result;
   } finally {
-    await stopChild(load);
+    await load.stop();
     await stopChild(server.peer);
   }
 }
@@ -219,8 +221,11 @@ async function withPresenceServer<T>(
   }
 }
 
+/** What a run without the idle-window phase (the curve) reports for it. */
+const noIdlePhase = { idlePerMinLogger: NaN, idleKinds: { total: 0, kinds: {} }, idleWindowMs: 0 } satisfies Partial<PresenceRun>;
+
 export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: number): Promise<PresenceRun> {
-  const load = await startLoad(`load#${run}`);
+  const load = await startLoads(`load#${run}`, opts.loadProcesses);
   const label = mode.padEnd(7);
   const dbPid = mode === 'mariadb' ? findDatabasePid() : undefined;
   let backgroundQps: number | undefined;
@@ -253,35 +258,37 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const q0 = mode === 'mariadb' ? await db.questions() : 0;
       const sentBefore = db.sent; // from here on, every statement of this connection is subtracted
+      const window0 = now();
 
       // connect + auth + subscribe storm
       const cpu0 = await cpuNow(server.peer, load, dbPid);
       const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `s${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
       const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load, dbPid));
       checkStorm(`${mode} storm`, storm);
-      const tableExact = await until('table exact after the connect storm', 30_000, opts.pollMs, exactRows(3 * N, N));
-      const countExact = await countReaches(server.counts, N, storm.t0, 30_000);
+      const tableExact = await until('table exact after the connect storm', waitFor(30_000), opts.pollMs, exactRows(3 * N, N));
+      const countExact = await countReaches(server.counts, N, storm.t0, waitFor(30_000));
       const loaded = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.loaded }, 120_000);
 
       // some go idle
-      const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: 30_000 }, 40_000);
+      const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: waitFor(30_000) }, waitFor(40_000));
       if (idle.failed > 0) throw new Error(`setStatus idle failed for ${idle.failed} sockets: ${idle.errors.join('; ')}`);
-      await until('idle rows stored', 20_000, opts.pollMs, async () => (await db.table(table)).idle === idle.idle);
+      await until('idle rows stored', waitFor(20_000), opts.pollMs, async () => (await db.table(table)).idle === idle.idle);
 
       // all disconnect at once
-      const gone = await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
-      const tableEmpty = await until('table empty after the disconnect storm', 30_000, opts.pollMs, exactRows(0, 0));
-      const countZero = await countReaches(server.counts, 0, gone.tFirst, 30_000);
+      const gone = await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+      const tableEmpty = await until('table empty after the disconnect storm', waitFor(30_000), opts.pollMs, exactRows(0, 0));
+      const countZero = await countReaches(server.counts, 0, gone.tFirst, waitFor(30_000));
       await sleep(300); // trailing statements of the last flush and publish
       const ownStatements = db.sent - sentBefore; // table polls; the final Questions read itself is perRead
       const q1 = mode === 'mariadb' ? await db.questions() : 0;
       const sql1 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const stormKinds = diffCounters(sql0, sql1);
+      const lifecycleWindowMs = now() - window0;
 
       // hook latency: another N users, disconnected at a steady rate
       const hookStorm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `h${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
       checkStorm(`${mode} hook group`, hookStorm);
-      await until('table exact for the hook group', 30_000, opts.pollMs, exactRows(3 * N, N));
+      await until('table exact for the hook group', waitFor(30_000), opts.pollMs, exactRows(3 * N, N));
       await sleep(200);
 
       // session state: each socket of the hook group sets its state STATE_TIMES times within STATE_SPREAD_MS
@@ -307,10 +314,10 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
 
       const hookSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const pacedMs = (N / opts.hookRate) * 1000;
-      const paced = await load.request<DisconnectResult>('disconnect', { rate: opts.hookRate, timeoutMs: pacedMs + 30_000 }, pacedMs + 40_000);
+      const paced = await load.request<DisconnectResult>('disconnect', { rate: opts.hookRate, timeoutMs: pacedMs + waitFor(30_000) }, pacedMs + waitFor(40_000));
       type HookRecords = { hooks: Array<[string, number]>; disconnections: Array<[string, number]> };
       let records: HookRecords = { hooks: [], disconnections: [] };
-      await until('offline hooks of the hook group', 30_000, 100, async () => {
+      await until('offline hooks of the hook group', waitFor(30_000), 100, async () => {
         records = await server.peer.request<HookRecords>('hooks', { prefix: `h${run}-` }, 10_000);
         return records.hooks.length >= N;
       }).catch((error: Error) => progress(`${label} run ${run}: ${error.message} (${records.hooks.length} of ${N})`));
@@ -319,7 +326,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       const latencies = records.hooks.flatMap(([user, at]) => (sentAt.has(user) ? [at - sentAt.get(user)!] : [])).sort((a, b) => a - b);
       const toServer = records.disconnections.flatMap(([user, at]) => (sentAt.has(user) ? [at - sentAt.get(user)!] : [])).sort((a, b) => a - b);
       const inServer = records.hooks.flatMap(([user, at]) => (closedAt.has(user) ? [at - closedAt.get(user)!] : [])).sort((a, b) => a - b);
-      await until('table empty after the hook group', 30_000, opts.pollMs, exactRows(0, 0));
+      await until('table empty after the hook group', waitFor(30_000), opts.pollMs, exactRows(0, 0));
       const hookKinds = diffCounters(hookSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
       const profile = await profiledStorm(run, server, load, authKey, { outside: db, table });
       await failuresOf(server, failures, 'default timings');
@@ -334,6 +341,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         lifecycleQuestions: mode === 'mariadb' ? (q1 - q0 - ownStatements - perRead) / N : undefined,
         lifecycleLogger: stormKinds.total / N,
         stormKinds,
+        lifecycleWindowMs,
         otherClientsStorm: mode === 'mariadb' ? q1 - q0 - ownStatements - perRead - stormKinds.total : undefined,
         tableExactConnectMs: tableExact - storm.tEnd,
         countExactConnectMs: countExact - storm.tEnd,
@@ -364,18 +372,18 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
     // ---- server with every periodic task `speedup` times faster: statements per minute of idle sockets
     const period = opts.idlePingInterval * opts.idlePingsPerUpdate;
     const gc = { intervalMs: Math.round(opts.defaultGcIntervalMs / speedup), thresholdMs: Math.round(opts.defaultGcThresholdMs / speedup) };
-    const idleResult = await withPresenceServer(
+    const idleResult = !opts.idlePhase ? noIdlePhase : await withPresenceServer(
       mode, `${mode}-idle#${run}`, { pingInterval: opts.idlePingInterval, pingsPerUpdate: opts.idlePingsPerUpdate, gc },
       async ({ server, db, table, authKey }) => {
         const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `i${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
         checkStorm(`${mode} idle group`, storm);
-        const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: 30_000 }, 40_000);
+        const idle = await load.request<IdleResult>('idle', { fraction: opts.idleFraction, concurrency: opts.concurrency, timeoutMs: waitFor(30_000) }, waitFor(40_000));
         if (idle.failed > 0) throw new Error(`setStatus idle failed for ${idle.failed} sockets: ${idle.errors.join('; ')}`);
-        await until('idle group stored', 30_000, opts.pollMs, async () => {
+        await until('idle group stored', waitFor(30_000), opts.pollMs, async () => {
           const t = await db.table(table);
           return t.rows === 3 * N && t.presence === N && t.idle === idle.idle;
         });
-        await countReaches(server.counts, N, storm.t0, 30_000); // the delayed count publish is out of the window
+        await countReaches(server.counts, N, storm.t0, waitFor(30_000)); // the delayed count publish is out of the window
         await sleep(2 * period);
         const perRead = mode === 'mariadb' ? await db.calibrate() : 0;
         const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
@@ -388,8 +396,8 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         const windowMs = w1 - w0;
         const toDefaultMinute = (statements: number) => (statements / windowMs) * 60_000 / speedup;
         const idleKinds = diffCounters(sql0, sql1);
-        await load.request<DisconnectResult>('disconnect', { timeoutMs: 30_000 }, 40_000);
-        await until('idle group gone', 30_000, 50, async () => (await db.table(table)).rows === 0);
+        await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+        await until('idle group gone', waitFor(30_000), 50, async () => (await db.table(table)).rows === 0);
         await failuresOf(server, failures, `heartbeat and GC ${speedup}× faster`);
         return {
           idlePerMinQuestions: mode === 'mariadb' ? toDefaultMinute(q1 - q0 - perRead) : undefined,
@@ -403,7 +411,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
     progress(
       `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s, ` +
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
-        `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` +
+        (opts.idlePhase ? `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` : '') +
         `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +
         `${(result.statePerChangeQuestions ?? result.statePerChangeLogger).toFixed(3)} stmts/state change, ` +
         `heap with state ${result.heapPerSocketWithState.toFixed(0)} B/socket, ` +
@@ -411,6 +419,6 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
     );
     return result;
   } finally {
-    await stopChild(load);
+    await load.stop();
   }
 }

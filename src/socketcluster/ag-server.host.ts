@@ -6,6 +6,7 @@ import { PresenceConfig } from '../options/presence.config.js';
 import { PresenceConfigError, PresenceError } from '../presence.errors.js';
 import { InboundMiddlewareChain, type InboundAction } from './inbound-middleware.chain.js';
 import { channelProblem } from './socket-identity.util.js';
+import { ProcedureRouter } from './procedure.router.js';
 import { CANNOT_SUBSCRIBE, SERVER_ONLY_CHANNEL, SERVER_REQUIRED, TOO_MANY_SUBSCRIPTIONS } from '../presence.messages.js';
 
 /**
@@ -18,6 +19,8 @@ export class AgServerHost {
   private server?: AGServer;
   private owned = false;
   private closed = false;
+  /** The module's procedures (`presence.setStatus`, …), answered for every socket from the inbound middleware. */
+  readonly procedures = new ProcedureRouter();
 
   constructor(
     private readonly config: PresenceConfig,
@@ -95,7 +98,8 @@ export class AgServerHost {
    * rules allow goes on to the app's own inbound middleware, set before or after (see InboundMiddlewareChain).
    */
   private guardSubscriptions(server: AGServer): void {
-    new InboundMiddlewareChain((action) => this.refusal(action)).install(server);
+    new InboundMiddlewareChain((action) => this.refusal(action), this.procedures.seen).install(server);
+    this.procedures.install(server);
   }
 
   private refusal(action: InboundAction): PresenceError | null | Promise<PresenceError | null> {

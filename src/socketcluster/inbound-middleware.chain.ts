@@ -10,17 +10,40 @@ export type InboundAction = InboundStream extends WritableConsumableStream<infer
 /** The module's own rule: the error to block an action with, or null to let it through. */
 export type InboundRule = (action: InboundAction) => Error | null | Promise<Error | null>;
 
+/** What the chain keeps for one socket's stream while there is something to keep. */
+interface Forward {
+  /** The app's stream for this socket, and the middleware it was made for. */
+  stream: InboundStream;
+  app: InboundMiddleware;
+}
+
+type SocketStream = InboundStream & { type?: string; write(action: InboundAction): void; close(value?: unknown): void; kill(value?: unknown): void };
+
 /**
- * SocketCluster keeps one inbound middleware per server. This chain is that middleware: it reads every
- * action of a socket, applies the module's rule, and hands the actions it allows to the app's own inbound
+ * SocketCluster keeps one inbound middleware per server. This chain is that middleware: it decides every
+ * action of a socket with the module's rule, and hands the actions it allows to the app's own inbound
  * middleware through a stream of that socket's own, so the app still calls `allow()` / `block()` itself.
  * The app's middleware may be set before the chain is installed (it is adopted) or after (the server's
  * `setMiddleware` / `removeMiddleware` for the inbound type are routed here).
+ *
+ * No loop per socket: SocketCluster writes each action to the socket's stream, and the chain takes the write
+ * itself. The stream gets a prototype of the chain's, shared by every socket, whose `write` decides the action
+ * and whose `close` and `kill` also end the socket's app stream: no property and no closure per socket. A
+ * socket's actions are decided in order: one that arrives while an asynchronous rule is pending waits for it.
  */
 export class InboundMiddlewareChain {
   private app?: InboundMiddleware;
+  private readonly forwards = new WeakMap<InboundStream, Forward>();
+  /** The last decision still pending per stream (an asynchronous rule), for the order of the next ones. */
+  private readonly busy = new WeakMap<InboundStream, Promise<void>>();
+  /** The prototype given to a socket's stream, per prototype the stream had (one in practice). */
+  private readonly prototypes = new WeakMap<object, object>();
 
-  constructor(private readonly rule: InboundRule) {}
+  /** `allowed` hears of every action the rule let through, before the app's middleware decides it. */
+  constructor(
+    private readonly rule: InboundRule,
+    private readonly allowed?: (action: InboundAction) => void,
+  ) {}
 
   install(server: AGServer): void {
     const inbound = server.MIDDLEWARE_INBOUND;
@@ -46,7 +69,7 @@ export class InboundMiddlewareChain {
 
   /** The function SocketCluster calls once per socket with the socket's inbound stream. */
   readonly middleware: InboundMiddleware = (stream) => {
-    void this.run(stream);
+    this.bind(stream as SocketStream);
   };
 
   private use(middleware: InboundMiddleware): void {
@@ -57,39 +80,73 @@ export class InboundMiddlewareChain {
     this.app = middleware;
   }
 
-  private rebind(socket: AGServerSocket, adopted: InboundMiddleware | undefined): void {
-    const appStream = adopted ? (socket.middlewareInboundStream as InboundStream) : undefined;
-    const ours = new WritableConsumableStream() as InboundStream & { type?: string };
-    ours.type = socket.server.MIDDLEWARE_INBOUND;
-    socket.middlewareInboundStream = ours;
-    void this.run(ours, appStream, adopted);
+  private bind(stream: SocketStream): void {
+    const own = Object.getPrototypeOf(stream) as SocketStream;
+    let prototype = this.prototypes.get(own);
+    if (!prototype) {
+      const chain = this;
+      prototype = Object.create(own, {
+        write: { value: function (this: SocketStream, action: InboundAction) { chain.take(this, action); } },
+        close: { value: function (this: SocketStream, value?: unknown) { own.close.call(this, value); chain.ended(this); } },
+        kill: { value: function (this: SocketStream, value?: unknown) { own.kill.call(this, value); chain.ended(this); } },
+      }) as object;
+      this.prototypes.set(own, prototype);
+    }
+    Object.setPrototypeOf(stream, prototype);
   }
 
-  private async run(stream: InboundStream, appStream?: InboundStream, boundTo?: InboundMiddleware): Promise<void> {
+  private rebind(socket: AGServerSocket, adopted: InboundMiddleware | undefined): void {
+    const appStream = adopted ? (socket.middlewareInboundStream as InboundStream) : undefined;
+    const ours = new WritableConsumableStream() as SocketStream;
+    ours.type = socket.server.MIDDLEWARE_INBOUND;
+    socket.middlewareInboundStream = ours;
+    if (appStream && adopted) this.forwards.set(ours, { stream: appStream, app: adopted });
+    this.bind(ours);
+  }
+
+  private take(stream: InboundStream, action: InboundAction): void {
+    const before = this.busy.get(stream);
+    const decided = before ? before.then(() => this.decide(stream, action)) : this.decide(stream, action);
+    if (!decided) return;
+    this.busy.set(stream, decided);
+    void decided.finally(() => {
+      if (this.busy.get(stream) === decided) this.busy.delete(stream);
+    });
+  }
+
+  private decide(stream: InboundStream, action: InboundAction): Promise<void> | undefined {
+    const outcome = this.rule(action);
+    if (!(outcome instanceof Promise)) {
+      this.pass(stream, action, outcome);
+      return undefined;
+    }
+    return outcome.catch((error: Error) => error).then((refusal) => this.pass(stream, action, refusal));
+  }
+
+  private pass(stream: InboundStream, action: InboundAction, refusal: Error | null): void {
+    if (refusal) {
+      action.block(refusal);
+      return;
+    }
+    this.allowed?.(action);
     // The app's stream for this socket is made on the first action that reaches it, and made anew if the app
     // replaces its middleware; a socket the app never sees costs no stream.
-    let forward = appStream;
-    let bound = boundTo;
-    try {
-      for await (const action of stream) {
-        const outcome = this.rule(action);
-        const refusal = outcome instanceof Promise ? await outcome.catch((error: Error) => error) : outcome;
-        if (refusal) {
-          action.block(refusal);
-          continue;
-        }
-        const app = this.app;
-        if (app !== bound) {
-          forward?.close();
-          forward = app ? this.streamFor(app, stream) : undefined;
-          bound = app;
-        }
-        if (forward) forward.write(action);
-        else action.allow();
-      }
-    } finally {
-      forward?.close();
+    const app = this.app;
+    let forward = this.forwards.get(stream);
+    if (forward?.app !== app) {
+      forward?.stream.close();
+      forward = app ? { stream: this.streamFor(app, stream), app } : undefined;
+      if (forward) this.forwards.set(stream, forward);
+      else this.forwards.delete(stream);
     }
+    if (forward) forward.stream.write(action);
+    else action.allow();
+  }
+
+  /** The socket's stream closed or was killed (the socket is gone): so is its app stream. */
+  private ended(stream: InboundStream): void {
+    this.forwards.get(stream)?.stream.close();
+    this.forwards.delete(stream);
   }
 
   private streamFor(app: InboundMiddleware, like: InboundStream): InboundStream {

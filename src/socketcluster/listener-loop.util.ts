@@ -1,3 +1,4 @@
+import type { InFlight } from './procedure.router.js';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 
 interface ListenerConsumer<T> extends AsyncIterable<T> {
@@ -38,11 +39,6 @@ export function consumeListener<T>(
   };
 }
 
-/** Up to `max` requests answered at once; one more is refused with `refusal()` until one of them is answered. */
-export interface InFlight {
-  max: number;
-  refusal: () => Error;
-}
 
 /**
  * Answers every `socket.invoke(procedure, data)` with what `handle` resolves to, or rejects it with what it

@@ -1,5 +1,11 @@
 import type { CountDelta, SessionRef, SocketState, StatusReason, WriteBatch } from '../presence.types.js';
 
+/**
+ * What the writer keeps of a socket it stored, for the next diff: the state without the columns only a write
+ * needs (the token's JSON, the connection time), which it takes from the live socket again.
+ */
+export type StoredSocket = Omit<SocketState, 'authToken' | 'connectedAt'>;
+
 /** What a flush must write, and what it will have changed once written. */
 export interface SocketDiff {
   batch: WriteBatch;
@@ -21,7 +27,7 @@ export interface SocketDiffInput {
   /** The live state of an open socket; undefined once it has closed. */
   live: (socketId: string) => SocketState | undefined;
   /** What the table holds for this instance's sockets, as last written. */
-  stored: ReadonlyMap<string, SocketState>;
+  stored: ReadonlyMap<string, StoredSocket>;
   /** After an outage: every live socket is written again in full, whatever is believed stored. */
   rewriteAll: boolean;
   /** Channels with channel presence; undefined when it is off. */
@@ -30,7 +36,7 @@ export interface SocketDiffInput {
   handshakeToken?: (socketId: string) => unknown;
 }
 
-const ref = (state: SocketState): SessionRef => ({ socketId: state.socketId, userId: state.userId, ip: state.ip, origin: state.origin });
+const ref = (state: StoredSocket): SessionRef => ({ socketId: state.socketId, userId: state.userId, ip: state.ip, origin: state.origin });
 const row = ({ token: _token, channels: _channels, ...columns }: SocketState) => columns;
 
 /**

@@ -10,7 +10,9 @@ import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
-import { answerProcedure, consumeListener, type InFlight, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { AgServerHost } from '../socketcluster/ag-server.host.js';
+import type { InFlight, Procedure } from '../socketcluster/procedure.router.js';
 import { encodeSessionState } from '../state/session-state.encode.js';
 import { LiveSessions, type LiveSession } from './live-sessions.registry.js';
 import {
@@ -23,7 +25,7 @@ const OWN_WRITES_WAIT_MS = 5000;
 /** Calls of one socket to a setting procedure answered at once (they wait for the store, or for their interval). */
 const CALLS_IN_FLIGHT = 16;
 const inFlight = (busy: (max: number) => string): InFlight => ({ max: CALLS_IN_FLIGHT, refusal: () => new PresenceError(busy(CALLS_IN_FLIGHT)) });
-/** Shared by every socket: the bound is per procedure loop, the object needs no copy per socket. */
+/** Shared by every socket: the router counts the calls per socket, the bound needs no copy per socket. */
 const STATUS_IN_FLIGHT = inFlight(STATUS_BUSY);
 const STATE_IN_FLIGHT = inFlight(STATE_BUSY);
 
@@ -45,9 +47,11 @@ export class PresenceTracker {
     private readonly writer: PresenceWriter,
     private readonly channels: ChannelPresence,
     private readonly users: UserPresence,
+    private readonly host: AgServerHost,
   ) {}
 
   attach(server: AGServer): void {
+    this.host.procedures.add(this.procedures());
     this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     this.consume(server, 'subscription', touch);
@@ -177,33 +181,24 @@ export class PresenceTracker {
     if (this.sessions.has(socket.id)) return;
     this.sessions.add(socket);
     this.writer.touch(socket.id);
-    // The socket's own procedures: it can only ever set its own status and state. The loops end when the socket closes.
-    // Several calls at once, so that the changes held by limits.statusIntervalMs share one write and all resolve
-    // once it is stored; past a few in flight a flapping client is refused rather than queued.
-    answerProcedure(
-      socket,
-      SET_STATUS_PROCEDURE,
-      async (data) => {
-        await this.setStatus(socket.id, data);
-      },
-      STATUS_IN_FLIGHT,
-    );
-    if (this.config.options.sessionState) {
-      answerProcedure(
-        socket,
-        SET_STATE_PROCEDURE,
-        async (data) => {
-          await this.setState(socket.id, data);
-        },
-        STATE_IN_FLIGHT,
-      );
-    }
-    if (this.config.options.channelPresence) {
-      answerProcedure(socket, MEMBERS_PROCEDURE, (data) => this.channels.members(socket, data, () => this.ownWrites()));
-    }
-    if (this.config.options.userPresence) {
-      answerProcedure(socket, USERS_PROCEDURE, (data) => this.users.statuses(socket, data, () => this.ownWrites()));
-    }
+  }
+
+  /**
+   * The client's procedures, one entry each (name, handler, calls of a socket at once), answered for every socket
+   * by the server's procedure router (socketcluster/procedure.router.ts).
+   */
+  private procedures(): Procedure[] {
+    const { channelPresence, userPresence, sessionState } = this.config.options;
+    const procedures: Array<Procedure | false> = [
+      // A socket only ever sets its own status and state. Several calls at once, so that the changes held by
+      // limits.statusIntervalMs share one write and all resolve once it is stored; past a few in flight a
+      // flapping client is refused rather than queued.
+      { name: SET_STATUS_PROCEDURE, handle: (socket, data) => this.setStatus(socket.id, data), inFlight: STATUS_IN_FLIGHT },
+      !!sessionState && { name: SET_STATE_PROCEDURE, handle: (socket, data) => this.setState(socket.id, data), inFlight: STATE_IN_FLIGHT },
+      !!channelPresence && { name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) },
+      !!userPresence && { name: USERS_PROCEDURE, handle: (socket, data) => this.users.statuses(socket, data, () => this.ownWrites()) },
+    ];
+    return procedures.filter((procedure): procedure is Procedure => procedure !== false);
   }
 
   /** Not awaited: a slow `canSubscribe` must not hold up the events of other sockets. */

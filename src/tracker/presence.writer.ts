@@ -3,7 +3,7 @@ import { CommitEffects } from '../effects/commit.effects.js';
 import { PresenceConfig } from '../options/presence.config.js';
 import type { SocketState } from '../presence.types.js';
 import { channelProblem, ipOf, originOf, tokenJsonOf, userIdOf } from '../socketcluster/socket-identity.util.js';
-import { diffSockets } from '../state/socket.diff.js';
+import { diffSockets, type StoredSocket } from '../state/socket.diff.js';
 import { PresenceInstance } from '../store/presence.instance.js';
 import { PresenceStore } from '../store/presence.store.js';
 import { settledWithin } from '../store/connection.bound.js';
@@ -22,7 +22,7 @@ const MAX_BACKOFF_MS = 5000;
 export class PresenceWriter {
   private readonly logger = new Logger('PresenceWriter');
   private readonly dirty = new Set<string>();
-  private readonly stored = new Map<string, SocketState>();
+  private readonly stored = new Map<string, StoredSocket>();
   private readonly warnedTokens = new WeakSet<object>();
   private waiters: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
@@ -184,7 +184,7 @@ export class PresenceWriter {
       if (!reconcile) this.requestReconcile();
     }
     for (const [id, value] of diff.next) {
-      if (value) this.stored.set(id, value);
+      if (value) this.stored.set(id, storedOf(value));
       else this.stored.delete(id);
     }
     const { changes, deferred, channels } = written;
@@ -226,20 +226,24 @@ export class PresenceWriter {
       this.warnedTokens.add(token);
       this.logger.warn(`socket ${id} is tracked as anonymous: ${problem}`);
     }
-    const stored = this.stored.get(id);
     return {
       socketId: id,
       userId,
       token,
-      // The token's JSON only when the token changed: a new token is a new object.
-      authToken: !storeAuthToken ? null : stored && stored.token === token ? stored.authToken : tokenJsonOf(token),
+      // Made again for each write rather than kept per socket: it is written only when the token or status changed.
+      authToken: storeAuthToken ? tokenJsonOf(token) : null,
       ip: ipOf(live.socket),
       origin: originOf(live.socket),
       status: live.status,
-      connectedAt: live.connectedAt,
+      connectedAt: new Date(live.connectedAt),
       // A state set under another user (before a login or logout) is not this user's.
       state: live.state?.userId === userId ? live.state.json : null,
       channels: new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null)),
     };
   }
+}
+
+/** What is kept of a socket once it is stored (see StoredSocket). */
+function storedOf({ authToken: _json, connectedAt: _at, ...kept }: SocketState): StoredSocket {
+  return kept;
 }
