@@ -31,7 +31,7 @@ describe.each(BACKENDS)('server-side observers of channel presence (%s)', (backe
     await subscribe(ann, 'room:1');
     await eventually(() => expect(first.joins()).toEqual(['ann']));
     await ann.invoke('presence.setStatus', 'idle');
-    await eventually(() => expect(first.diffs.flatMap((d) => d.updates)).toEqual([{ userId: 'ann', status: 'idle' }]));
+    await eventually(() => expect(first.diffs.flatMap((d) => d.updates)).toEqual([{ userId: 'ann', status: 'idle', states: [] }]));
     ann.unsubscribe('room:1');
     await eventually(() => expect(first.diffs.flatMap((d) => d.leaves.map((m) => m.userId))).toEqual(['ann']));
 

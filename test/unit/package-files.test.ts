@@ -18,7 +18,7 @@ describe.runIf(existsSync(`${ROOT}dist/index.js`))('the published package', () =
     expect(files.filter((f) => /(^|\/)(demo|test|tests|bench|examples)\/|(^|\/)(main|app\.module)\.|\.test\.|\.map$|\.sqlite$/.test(f))).toEqual([]);
     // docs/ ships only the pictures the README shows.
     const extra = files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f));
-    expect(extra.sort()).toEqual(['docs/demo.png', 'docs/store-ramp.svg', 'docs/store-results.svg']);
+    expect(extra.sort()).toEqual(['docs/demo.png', 'docs/scale-hooks.svg', 'docs/scale-per-socket.svg', 'docs/store-ramp.svg', 'docs/store-results.svg']);
   });
 
   it('has every target of exports and bin, with a condition that require() and import both take', () => {
