@@ -1,8 +1,9 @@
 import type { AGClientSocket } from 'socketcluster-client';
 import { MEMBERS_PROCEDURE } from '../presence.constants.js';
+import type { ChannelSnapshot } from '../presence.types.js';
 import { ChannelSync, toChannelDiff, toChannelSnapshot, type ChannelView } from './channel.sync.js';
-import { ChannelWatch, later, toError, type SubscriptionRegistry } from './channel.watch.js';
-import { LatestStream } from './latest.stream.js';
+import { ChannelWatch, type SubscriptionRegistry } from './channel.watch.js';
+import { MAX_RETRY_MS, SnapshotFollower } from './snapshot.follower.js';
 
 export interface ChannelFollowOptions {
   /** The server's `channelPresence.prefix`. Default `'presence:'`. */
@@ -18,14 +19,6 @@ export interface ChannelFollowOptions {
 }
 
 export const DEFAULT_CHANNEL_PRESENCE_PREFIX = 'presence:';
-const MAX_RETRY_MS = 10_000;
-
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number (got ${String(value)})`);
-  }
-  return value;
-}
 
 /**
  * The members of one channel, kept in sync: subscribes to its diffs, takes a snapshot once the subscription is
@@ -33,34 +26,22 @@ function positive(name: string, value: number): number {
  * after the snapshot and after every diff it applies. Iterate it with `for await`; the last loop to end
  * (or `close()`) unsubscribes and stops everything it started.
  */
-export class ChannelFollower implements AsyncIterable<ChannelView> {
+export class ChannelFollower extends SnapshotFollower<ChannelView, ChannelSnapshot> {
   private readonly sync: ChannelSync;
-  private readonly stream: LatestStream<ChannelView>;
   private readonly watch: ChannelWatch;
-  private readonly gapWaitMs: number;
-  private readonly retryMs: number;
-  /** Bumped at every accepted subscription: a snapshot asked for before it may miss diffs sent in between. */
-  private epoch = 0;
-  private loading = false;
-  private again = false;
-  private cancelGapWait?: () => void;
-  private cancelRetry?: () => void;
-  private retryWait: number;
 
   constructor(
     private readonly socket: AGClientSocket,
     registry: SubscriptionRegistry,
     readonly channel: string,
     options: ChannelFollowOptions,
-    private readonly report: (error: Error) => void,
+    report: (error: Error) => void,
   ) {
     if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('channel() needs a channel name');
     const prefix = options.prefix ?? DEFAULT_CHANNEL_PRESENCE_PREFIX;
     if (typeof prefix !== 'string') throw new TypeError('prefix must be a string');
-    this.gapWaitMs = positive('gapWaitMs', options.gapWaitMs ?? 500);
-    this.retryMs = this.retryWait = positive('retryMs', options.retryMs ?? 500);
+    super(report, options);
     this.sync = new ChannelSync(channel, options.maxBuffered ?? 1000);
-    this.stream = new LatestStream(() => this.close());
     this.watch = new ChannelWatch(
       registry,
       prefix + channel,
@@ -70,25 +51,31 @@ export class ChannelFollower implements AsyncIterable<ChannelView> {
     if (this.watch.subscribed) this.resync();
   }
 
-  /** The newest view, or undefined until the first snapshot arrived. */
-  get latest(): ChannelView | undefined {
-    return this.stream.latest;
+  protected canAsk(): boolean {
+    return this.watch.subscribed;
   }
 
-  get closed(): boolean {
-    return this.stream.closed;
+  protected async ask(): Promise<ChannelSnapshot | undefined> {
+    const snapshot = toChannelSnapshot(await this.socket.invoke(MEMBERS_PROCEDURE, this.channel), this.channel);
+    if (!snapshot) this.report(new Error(`${MEMBERS_PROCEDURE} answered for ${this.channel} with something that is no snapshot`));
+    return snapshot ?? undefined;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ChannelView> {
-    return this.stream[Symbol.asyncIterator]();
+  protected asking(): void {
+    this.sync.fetching();
   }
 
-  /** Unsubscribes and ends every loop over this follower. */
-  close(): void {
-    if (this.stream.closed) return;
-    this.stream.end();
-    this.cancelGapWait?.();
-    this.cancelRetry?.();
+  protected take(snapshot: ChannelSnapshot): boolean {
+    const waiting = this.sync.snapshot(snapshot);
+    this.stream.push(this.sync.view());
+    return waiting;
+  }
+
+  protected get waiting(): boolean {
+    return this.sync.waiting;
+  }
+
+  protected unwatch(): void {
     this.watch.close();
   }
 
@@ -114,73 +101,7 @@ export class ChannelFollower implements AsyncIterable<ChannelView> {
 
   /** A (re)subscription: whatever was sent before it may be missed, so a snapshot from after it is needed. */
   private resync(): void {
-    this.epoch += 1;
-    this.retryWait = this.retryMs;
+    this.resubscribed();
     this.fetch();
-  }
-
-  private fetch(): void {
-    // Not subscribed (disconnected, refused): the next accepted subscription asks.
-    if (this.closed || !this.watch.subscribed) return;
-    if (this.loading) {
-      this.again = true;
-      return;
-    }
-    this.loading = true;
-    this.again = false;
-    this.stopGapWait();
-    this.cancelRetry?.();
-    this.sync.fetching();
-    const epoch = this.epoch;
-    this.socket.invoke(MEMBERS_PROCEDURE, this.channel).then(
-      (answer: unknown) => {
-        this.loading = false;
-        if (this.closed) return;
-        const snapshot = toChannelSnapshot(answer, this.channel);
-        if (!snapshot) {
-          this.report(new Error(`${MEMBERS_PROCEDURE} answered for ${this.channel} with something that is no snapshot`));
-          return this.retryLater();
-        }
-        // Taken before the latest (re)subscription: diffs published in between may never arrive.
-        if (epoch !== this.epoch) this.again = true;
-        if (this.again) return this.fetch();
-        this.retryWait = this.retryMs;
-        const waiting = this.sync.snapshot(snapshot);
-        this.stream.push(this.sync.view());
-        if (waiting) this.startGapWait();
-      },
-      (error: unknown) => {
-        this.loading = false;
-        if (this.closed) return;
-        const err = toError(error);
-        // Cut by a disconnect: the subscription is renewed on reconnect, and that asks again.
-        if (err.name === 'BadConnectionError') return;
-        this.report(err);
-        this.retryLater();
-      },
-    );
-  }
-
-  private retryLater(): void {
-    const wait = this.retryWait;
-    this.retryWait = Math.min(this.retryWait * 2, MAX_RETRY_MS);
-    this.cancelRetry?.();
-    this.cancelRetry = later(() => {
-      this.cancelRetry = undefined;
-      if (this.watch.subscribed) this.fetch();
-    }, wait);
-  }
-
-  private startGapWait(): void {
-    if (this.cancelGapWait) return;
-    this.cancelGapWait = later(() => {
-      this.cancelGapWait = undefined;
-      if (this.sync.waiting) this.fetch();
-    }, this.gapWaitMs);
-  }
-
-  private stopGapWait(): void {
-    this.cancelGapWait?.();
-    this.cancelGapWait = undefined;
   }
 }
