@@ -6,6 +6,7 @@ import { startBroker, startInstance, startStateServer, type Instance } from './s
 import { closeSockets, connectMany, receive, subscribeTo } from './support/clients.js';
 import { Db, MYSQL_URL } from './support/db.js';
 import { killAllStarted } from './support/processes.js';
+import type { ChannelDiff as Diff, ChannelSnapshot as Snapshot } from '../../src/index.js';
 
 /*
  * Session state across two presence processes on one MariaDB table, joined by SCC (the scc-state stand-in and
@@ -14,24 +15,6 @@ import { killAllStarted } from './support/processes.js';
  */
 const AUTH_KEY = randomBytes(16).toString('hex');
 const ROOM = 'room:state';
-
-interface Member {
-  userId: string;
-  status: 'online' | 'idle';
-  states: Array<Record<string, unknown>>;
-}
-interface Diff {
-  channel: string;
-  seq: number;
-  joins: Member[];
-  leaves: Member[];
-  updates: Member[];
-}
-interface Snapshot {
-  channel: string;
-  seq: number;
-  members: Member[];
-}
 
 describe.sequential('session state in a cluster of two presence processes joined by SCC', () => {
   const db = Db.open();

@@ -3,23 +3,7 @@ import type { AGServerSocket } from 'socketcluster-server';
 import type { PresenceModuleOptions } from '../../src/index.js';
 import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, subscribe } from '../support/clients.js';
-
-interface Member {
-  userId: string;
-  status: 'online' | 'idle';
-}
-interface Diff {
-  channel: string;
-  seq: number;
-  joins: Member[];
-  leaves: Member[];
-  updates: Member[];
-}
-interface Snapshot {
-  channel: string;
-  seq: number;
-  members: Member[];
-}
+import type { ChannelDiff as Diff, ChannelSnapshot as Snapshot } from '../../src/index.js';
 
 /** What a client would do: take the snapshot, then apply every diff with a higher seq. */
 function roomView(snapshot: Snapshot, diffs: Diff[]): Map<string, string> {

@@ -5,21 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, MYSQL_URL, dropTables, eventually, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
-import { SqlStatementCounter } from '../support/sql-counter.js';
-
-/** Keeps every statement in full, so that the test can EXPLAIN it. */
-class StatementLog extends SqlStatementCounter {
-  readonly queries: string[] = [];
-
-  override logQuery(query: string, parameters?: unknown): void {
-    super.logQuery(query, parameters);
-    this.queries.push(query);
-  }
-
-  find(pattern: RegExp): string | undefined {
-    return this.queries.find((query) => pattern.test(query));
-  }
-}
+import { StatementLog, explain } from '../support/sql-counter.js';
 
 describe.runIf(BACKENDS.includes('mariadb')).sequential('history and held-membership statements use an index (mariadb)', () => {
   let ctx: PresenceApp | undefined;
@@ -31,8 +17,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('history and held-member
     await dropTables(table);
   });
 
-  const plan = async (app: PresenceApp, statement: string, params: unknown[]) =>
-    (await app.sql(`EXPLAIN ${statement}`, params)) as Array<{ table: string; key: string | null; type: string }>;
+  const plan = (app: PresenceApp, statement: string, params: unknown[]) => explain(app.sql, statement, params);
 
   it('reads a user\'s sessions and last end by (user, ended), prunes by (ended), sweeps holds by (held)', async () => {
     const log = new StatementLog();

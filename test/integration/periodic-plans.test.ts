@@ -6,22 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, MYSQL_URL, dropTables, eventually, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll } from '../support/clients.js';
-import { SqlStatementCounter } from '../support/sql-counter.js';
+import { StatementLog, explain } from '../support/sql-counter.js';
 import type { AGClientSocket } from 'socketcluster-client';
-
-/** Keeps every statement in full, so that the test can EXPLAIN it. */
-class StatementLog extends SqlStatementCounter {
-  readonly queries: string[] = [];
-
-  override logQuery(query: string, parameters?: unknown): void {
-    super.logQuery(query, parameters);
-    this.queries.push(query);
-  }
-
-  find(pattern: RegExp): string | undefined {
-    return this.queries.find((query) => pattern.test(query));
-  }
-}
 
 const TIMINGS = {
   socketcluster: { pingInterval: 100, pingTimeout: 2000 },
@@ -45,8 +31,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
     return ctx;
   };
 
-  const plan = async (app: PresenceApp, statement: string, params: unknown[]) =>
-    (await app.sql(`EXPLAIN ${statement}`, params)) as Array<{ table: string; key: string | null; type: string }>;
+  const plan = (app: PresenceApp, statement: string, params: unknown[]) => explain(app.sql, statement, params);
 
   it('refreshes its rows by the instance index, and the GC finds orphans by the (status, last seen) index', async () => {
     const log = new StatementLog();
@@ -83,7 +68,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
     await eventually(async () => expect(await app.sql(`SELECT 1 FROM \`${table}\``)).toHaveLength(1));
     const before = log.queries.length;
     const heartbeat = await eventually(
-      () => log.queries.slice(before).find((query) => /^UPDATE .* SET SCP_updated = \?/s.test(query)) ?? expect.fail('no heartbeat yet'),
+      () => log.find(/^UPDATE .* SET SCP_updated = \?/s, before) ?? expect.fail('no heartbeat yet'),
       5000,
     );
     expect(heartbeat).not.toContain('FORCE INDEX');

@@ -9,18 +9,7 @@ import {
 } from '../support/presence-app.js';
 import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
 import { observeExchange, type ExchangeObserver } from '../support/usercount-observer.js';
-
-interface Member {
-  userId: string;
-  status: 'online' | 'idle';
-}
-interface Diff {
-  channel: string;
-  seq: number;
-  joins: Member[];
-  leaves: Member[];
-  updates: Member[];
-}
+import type { ChannelDiff as Diff } from '../../src/index.js';
 
 const ROOM = 'room:1';
 /** Long enough that a reconnect and a subscribe fit in it on a loaded machine. */

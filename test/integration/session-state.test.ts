@@ -11,27 +11,11 @@ import { presenceMigrations, type PresenceModuleOptions } from '../../src/index.
 import {
   BACKENDS, databaseOptions, dropTables, eventually, presenceTestBed, sleep, uniqueTable, type Backend, type PresenceApp,
 } from '../support/presence-app.js';
-import { connectClient, subscribe } from '../support/clients.js';
+import { subscribe } from '../support/clients.js';
 import { SqlStatementCounter } from '../support/sql-counter.js';
+import type { Member, ChannelDiff as Diff, ChannelSnapshot as Snapshot } from '../../src/index.js';
 
 type State = Record<string, unknown>;
-interface Member {
-  userId: string;
-  status: 'online' | 'idle';
-  states: State[];
-}
-interface Diff {
-  channel: string;
-  seq: number;
-  joins: Member[];
-  leaves: Member[];
-  updates: Member[];
-}
-interface Snapshot {
-  channel: string;
-  seq: number;
-  members: Member[];
-}
 
 const PRESENCE = '_SCPRESENCE';
 

@@ -139,3 +139,26 @@ export function statementKind(sql: string, baseTable: string): string {
 function oneLine(sql: string): string {
   return sql.replace(/\s+/g, ' ').trim();
 }
+
+/** A counter that also keeps every statement in full, for tests that EXPLAIN what the module sent. */
+export class StatementLog extends SqlStatementCounter {
+  readonly queries: string[] = [];
+
+  override logQuery(query: string, parameters?: unknown): void {
+    super.logQuery(query, parameters);
+    this.queries.push(query);
+  }
+
+  find(pattern: RegExp, from = 0): string | undefined {
+    return this.queries.slice(from).find((query) => pattern.test(query));
+  }
+}
+
+/** MariaDB's plan of one statement, run through `sql` (a test app's own connection). */
+export async function explain(
+  sql: (query: string, params?: unknown[]) => Promise<unknown>,
+  statement: string,
+  params: unknown[],
+): Promise<Array<{ table: string; key: string | null; type: string }>> {
+  return (await sql(`EXPLAIN ${statement}`, params)) as Array<{ table: string; key: string | null; type: string }>;
+}

@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolvePresenceOptions } from '../../src/options/presence-options.resolver.js';
-import type { PresenceModuleOptions } from '../../src/options/presence-options.interface.js';
-import { PresenceConfigError } from '../../src/presence.errors.js';
+import { problemsOf, resolve } from '../support/resolve-options.js';
 
-/** Options are validated at run time, so tests pass values the types would refuse. */
-const resolve = (input: unknown) => resolvePresenceOptions(input as PresenceModuleOptions);
-
-function problemsOf(input: unknown): string[] {
-  try {
-    resolve(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(PresenceConfigError);
-    return (error as PresenceConfigError).problems;
-  }
-  throw new Error(`options were accepted: ${JSON.stringify(input)}`);
-}
 
 describe('resolvePresenceOptions: history', () => {
   it('is off by default and with false', () => {

@@ -1,22 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { resolvePresenceOptions } from '../../src/options/presence-options.resolver.js';
-import type { PresenceModuleOptions } from '../../src/options/presence-options.interface.js';
 import type { ResolvedPresenceOptions } from '../../src/options/resolved-options.interface.js';
 import { PresenceConfigError } from '../../src/presence.errors.js';
+import { problemsOf, resolve } from '../support/resolve-options.js';
 
-/** Options are validated at run time, so tests pass values the types would refuse. */
-const resolve = (input: unknown) => resolvePresenceOptions(input as PresenceModuleOptions);
-
-/** The problems reported for `input`; fails the test when the options are accepted. */
-function problemsOf(input: unknown): string[] {
-  try {
-    resolve(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(PresenceConfigError);
-    return (error as PresenceConfigError).problems;
-  }
-  throw new Error(`options were accepted: ${JSON.stringify(input)}`);
-}
 
 /** A problem list with exactly one entry that starts with `path`. */
 function expectOneProblemAbout(input: unknown, path: string): string {

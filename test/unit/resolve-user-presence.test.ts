@@ -1,19 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolvePresenceOptions } from '../../src/options/presence-options.resolver.js';
-import type { PresenceModuleOptions } from '../../src/options/presence-options.interface.js';
-import { PresenceConfigError } from '../../src/presence.errors.js';
-
-const resolve = (input: unknown) => resolvePresenceOptions(input as PresenceModuleOptions);
-
-function problemsOf(input: unknown): string[] {
-  try {
-    resolve(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(PresenceConfigError);
-    return (error as PresenceConfigError).problems;
-  }
-  throw new Error(`options were accepted: ${JSON.stringify(input)}`);
-}
+import { problemsOf, resolve } from '../support/resolve-options.js';
 
 describe('resolvePresenceOptions: userPresence', () => {
   it('is off by default and with false', () => {
