@@ -1,4 +1,3 @@
-import type { InFlight } from './procedure.router.js';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
 
 interface ListenerConsumer<T> extends AsyncIterable<T> {
@@ -39,29 +38,18 @@ export function consumeListener<T>(
   };
 }
 
-
 /**
  * Answers every `socket.invoke(procedure, data)` with what `handle` resolves to, or rejects it with what it
- * throws. One request at a time, or up to `inFlight.max` at once. The loop ends when the socket closes.
+ * throws, one request at a time. The loop ends when the socket closes. (The module's own procedures go through
+ * the server-wide router instead; this serves the gateway adapter's handlers.)
  */
-export function answerProcedure(socket: AGServerSocket, procedure: string, handle: (data: unknown) => unknown, inFlight?: InFlight): void {
-  let running = 0;
-  const answer = async (request: { data: unknown; end(data?: unknown): void; error(error: Error): void }) => {
-    try {
-      request.end(await handle(request.data));
-    } catch (error) {
-      request.error(error as Error);
-    }
-  };
+export function answerProcedure(socket: AGServerSocket, procedure: string, handle: (data: unknown) => unknown): void {
   void (async () => {
     for await (const request of socket.procedure(procedure)) {
-      if (!inFlight) {
-        await answer(request);
-      } else if (running >= inFlight.max) {
-        request.error(inFlight.refusal());
-      } else {
-        running++;
-        void answer(request).finally(() => running--);
+      try {
+        request.end(await handle(request.data));
+      } catch (error) {
+        request.error(error as Error);
       }
     }
   })();
