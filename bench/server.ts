@@ -7,7 +7,9 @@
  * Commands and answers travel over the IPC channel (see common.ts).
  */
 import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 import type { AddressInfo } from 'node:net';
@@ -170,6 +172,9 @@ async function main(): Promise<void> {
       const { profile } = await profiler.post('Profiler.stop');
       profiler.disconnect();
       profiler = undefined;
+      // The raw profile, for a look at the call tree (parents of a hot native frame) in DevTools or a script.
+      const dir = process.env.PRESENCE_BENCH_CPU_PROFILE_DIR;
+      if (dir) writeFileSync(join(dir, `${config.mode}.cpuprofile`), JSON.stringify(profile));
       return summarizeProfile(profile);
     },
     heap: async ({ snapshot }: { snapshot?: string }): Promise<HeapReading> => {
