@@ -17,6 +17,7 @@ import { CHUNK, type SqlContext, type Tx } from './sql.helpers.js';
 import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
+import { withSqliteFileDefaults } from './sqlite-file.defaults.js';
 
 export type { InstanceInfo } from './instances.table.js';
 export type { Tx } from './sql.helpers.js';
@@ -86,7 +87,8 @@ export class PresenceStore {
       // mysql2 gives up on a connection attempt to a silent peer by itself. Queries are bounded here instead of
       // with the driver's query timeout, which TypeORM would also log as a slow query each time it fires.
       const bounds = database.options.type === 'better-sqlite3' ? {} : { connectTimeout: statementTimeoutMs };
-      this.dataSource = new DataSource({ ...bounds, ...database.options, entities: [], migrations: [], subscribers: [] } as never);
+      const connection = withSqliteFileDefaults(database.options as typeof database.options & { type: string });
+      this.dataSource = new DataSource({ ...bounds, ...connection, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await this.dataSource.initialize();
     }
