@@ -7,6 +7,7 @@ import { PresenceConfigError, PresenceError } from '../presence.errors.js';
 import { InboundMiddlewareChain, type InboundAction } from './inbound-middleware.chain.js';
 import { channelProblem } from './socket-identity.util.js';
 import { ProcedureRouter } from './procedure.router.js';
+import { useSecretKeyObject } from './auth-key.util.js';
 import { CANNOT_SUBSCRIBE, SERVER_ONLY_CHANNEL, SERVER_REQUIRED, TOO_MANY_SUBSCRIPTIONS } from '../presence.messages.js';
 
 /**
@@ -39,6 +40,7 @@ export class AgServerHost {
       }
       this.server = scServer.attach(httpServer, socketcluster);
       this.owned = true;
+      useSecretKeyObject(this.server);
     }
     this.guardSubscriptions(this.server);
     return this.server;
