@@ -126,12 +126,20 @@ async function heap(): Promise<Omit<HeapReading, 'clients'>> {
  * Self time of a CPU profile by where the code lives: this library's dist/, a package under node_modules, Node's
  * own code, or V8's pseudo-frames ((garbage collector), (program)); plus the top functions. Idle time is left out.
  */
-function summarizeProfile(profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples?: number[]; timeDeltas?: number[] }) {
+function summarizeProfile(profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>; samples?: number[]; timeDeltas?: number[] }) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + (deltas[i] ?? 0));
+  // The profiler's own start and stop (`post` of node:inspector: the stop serializes the whole profile) are
+  // sampled too; they are the measurement, not the server's work.
+  const own = profile.nodes.filter((node) => node.callFrame.url === 'node:inspector' && node.callFrame.functionName === 'post').map((node) => node.id);
+  while (own.length > 0) {
+    const id = own.pop()!;
+    selfUs.delete(id);
+    own.push(...(byId.get(id)?.children ?? []));
+  }
   const categories: Record<string, number> = {};
   const functions: Record<string, number> = {};
   for (const [id, us] of selfUs) {
