@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { KeyObject } from 'node:crypto';
 import { Body, Controller, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
@@ -81,5 +82,16 @@ describe.each(BACKENDS)('authenticating sockets in a Nest app (%s)', (backend) =
     await eventually(() => expect(socket.authState).toBe('authenticated'));
     await eventually(() => expect(hooks.userLines('grace')).toEqual(['user.online:grace:auth']));
     expect(await presence.getUserStatus('grace')).toBe('online');
+  });
+
+  it('the shared authKey, held by the server as a secret KeyObject, verifies tokens signed with the string and refuses others', async () => {
+    const { port, server } = await start();
+    expect(server.verificationKey).toBeInstanceOf(KeyObject);
+    expect(server.signatureKey).toBe(server.verificationKey);
+    // Signed elsewhere with the key as the app configured it (a string), e.g. by another service.
+    const good = await server.auth.signToken({ user_id: 'alan' }, AUTH_KEY, {});
+    const forged = await server.auth.signToken({ user_id: 'mallory' }, 'some-other-key', {});
+    expect(bed.track(await connectClient(port, server, { signedToken: good })).authState).toBe('authenticated');
+    expect(bed.track(await connectClient(port, server, { signedToken: forged })).authState).toBe('unauthenticated');
   });
 });
