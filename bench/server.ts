@@ -17,6 +17,7 @@ import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import scServer, { type AGServer } from 'socketcluster-server';
 import { OnUserOffline, PresenceModule, PresenceService, type PresenceModuleOptions, type UserStatusEvent } from '../dist/index.js';
+import { useSecretKeyObject } from '../dist/socketcluster/auth-key.util.js';
 import { SqlStatementCounter } from '../test/support/sql-counter.js';
 import { notify, now, serve, type HeapReading, type ServerConfig, type SqlCounters } from './common.js';
 
@@ -45,6 +46,9 @@ interface Running {
 async function startPlain(): Promise<Running> {
   const httpServer = http.createServer();
   const server = scServer.attach(httpServer, { authKey: config.authKey, pingInterval: config.pingInterval, path: '/socketcluster/' });
+  // PRESENCE_BENCH_PLAIN_SECRET_KEY=1: plain holds its authKey as a secret KeyObject too, as the module's attached
+  // server does, so that the ratio shows what tracking adds without the key conversion the module saves.
+  if (process.env.PRESENCE_BENCH_PLAIN_SECRET_KEY === '1') useSecretKeyObject(server);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(0, '127.0.0.1', () => resolve());
