@@ -147,7 +147,10 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       'absolute figures move with that load, ratios measured within one run much less. All traffic is on 127.0.0.1.',
     `- [1] ${N} sockets (each a distinct user presenting an HS256 token signed with the server's authKey at the handshake) connect, ` +
       'and subscribe to 2 channels; throughput = sockets ÷ (last subscribe acknowledged − first socket created), measured in the load process. ' +
-      `plain SC = socketcluster-server alone with the same authKey and pingInterval (${opts.defaultPingInterval} ms). ` +
+      `plain SC = socketcluster-server alone with the same authKey and pingInterval (${opts.defaultPingInterval} ms)` +
+      (process.env.PRESENCE_BENCH_PLAIN_SECRET_KEY !== '0'
+        ? ', its authKey held as a secret KeyObject as the module\'s attached server holds it (so [2] is what tracking adds, not the key conversion the module saves on every verify). '
+        : ', its authKey a string (PRESENCE_BENCH_PLAIN_SECRET_KEY=0): [2] includes the key conversion on every verify that the module\'s attached server saves. ') +
       '[2] is each run\'s presence throughput divided by the plain throughput of the same run. Target ≥ 0.90×.',
     '- [3] MariaDB: `SHOW GLOBAL STATUS LIKE \'Questions\'` delta from just before the connect storm to after the disconnect storm has been written ' +
       '(connect, auth, 2 subscriptions, 30 % setStatus idle, disconnect), minus every statement of the measuring connection ' +
