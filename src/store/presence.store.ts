@@ -418,8 +418,8 @@ export class PresenceStore {
 
   /**
    * `work` on `instanceId`'s own socket rows, after every earlier such work of that instance has ended. Its
-   * flushes find rows by socket id (the primary key first, then the instance index) and its heartbeat through
-   * the instance index (that index first, then the primary key): run side by side, the two deadlock on the
+   * flushes find rows by socket id (that key and the primary key first, then the instance index) and its
+   * heartbeat through the instance index (that index first, then the primary key): run side by side, the two deadlock on the
    * first row they share, and the heartbeat's retries run into the same flush again.
    */
   private ownRows<T>(instanceId: string, work: () => Promise<T>): Promise<T> {
