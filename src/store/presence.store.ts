@@ -18,6 +18,7 @@ import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
 import { withSqliteFileDefaults } from './sqlite-file.defaults.js';
+import { SerialQueue } from './serial.queue.js';
 
 export type { InstanceInfo } from './instances.table.js';
 export type { Tx } from './sql.helpers.js';
@@ -57,7 +58,9 @@ export class PresenceStore {
   /** Pooled connections whose session is already READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
   /** better-sqlite3 has one connection: its transactions must not interleave. */
-  private sqliteQueue: Promise<unknown> = Promise.resolve();
+  private readonly sqliteQueue = new SerialQueue();
+  /** Per instance id: the writes of that instance's own socket rows, one at a time (see `ownRows`). */
+  private readonly ownRowQueues = new Map<string, SerialQueue>();
 
   constructor(
     private readonly config: PresenceConfig,
@@ -150,7 +153,7 @@ export class PresenceStore {
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
     const lingering = new Set((options.lingering ?? []).map((m) => memberKey(m.channel, m.userId)));
     const ended = lingering.size > 0 ? (channel: string, userId: string) => lingering.has(memberKey(channel, userId)) : undefined;
-    return run(async (tx) => {
+    return this.ownRows(instanceId, () => run(async (tx) => {
       const users = new Set(affected);
       await this.history?.record(tx, batch.removedSockets, 'disconnect', now);
       await this.sockets.deleteSockets(tx, batch.removedSockets);
@@ -158,7 +161,7 @@ export class PresenceStore {
       await this.sockets.upsert(tx, rows);
       const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users, this.ended('disconnect', now)) : 0;
       return { ...(await this.transitions(tx, [...users], now, options.deferOffline, ended)), ghosts };
-    });
+    }));
   }
 
   /** Recomputes the status of `users` from the table (after a grace period, or to repair a status row). */
@@ -172,12 +175,13 @@ export class PresenceStore {
   /**
    * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements, whatever the
    * socket count. Returns how many socket rows were refreshed, so that rows lost behind the instance's back
-   * (collected during a long pause) can be noticed.
+   * (collected during a long pause) can be noticed. The refresh waits for a write of this instance in
+   * progress (see `ownRows`); the lease row is no flush's, so it is renewed at once.
    */
   async heartbeat(instance: InstanceInfo, now: Date): Promise<number> {
     // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.
     await this.retrying(() => this.direct((tx) => this.instances.renew(tx, instance, now)));
-    return this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now)));
+    return this.ownRows(instance.id, () => this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now))));
   }
 
   /**
@@ -245,11 +249,11 @@ export class PresenceStore {
    * are held; the GC leader's sweep decides them after the grace.
    */
   removeInstance(instanceId: string, now: Date, deferOffline: boolean): Promise<RemovedSockets> {
-    return this.transaction(async (tx) => {
+    return this.ownRows(instanceId, () => this.transaction(async (tx) => {
       await this.instances.remove(tx, instanceId);
       const removed = await this.sockets.removeOfInstance(tx, instanceId, this.ended('shutdown', now));
       return this.afterRemoval(tx, removed, now, deferOffline, deferOffline ? () => true : undefined);
-    });
+    }));
   }
 
   /**
@@ -414,6 +418,23 @@ export class PresenceStore {
       rows: (sql, params) => this.withRunner((runner) => this.statementsOf(runner).rows(sql, params)),
     });
 
+  /**
+   * `work` on `instanceId`'s own socket rows, after every earlier such work of that instance has ended. Its
+   * flushes find rows by socket id (that key and the primary key first, then the instance index) and its
+   * heartbeat through the instance index (that index first, then the primary key): run side by side, the two deadlock on the
+   * first row they share, and the heartbeat's retries run into the same flush again.
+   */
+  private ownRows<T>(instanceId: string, work: () => Promise<T>): Promise<T> {
+    let queue = this.ownRowQueues.get(instanceId);
+    if (!queue) this.ownRowQueues.set(instanceId, (queue = new SerialQueue()));
+    const done = queue.run(work);
+    const forget = () => {
+      if (queue.idle && this.ownRowQueues.get(instanceId) === queue) this.ownRowQueues.delete(instanceId);
+    };
+    done.then(forget, forget);
+    return done;
+  }
+
   /** Runs `work` again after a deadlock or a lock wait timeout, up to `attempts` times in all. */
   private async retrying<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
     try {
@@ -468,8 +489,6 @@ export class PresenceStore {
     const work = () =>
       this.withRunner((runner) => this.bounded(runner, body(runner), 'a transaction', this.config.options.transactionTimeoutMs));
     if (!this.isSqlite) return this.retrying(work, attempts);
-    const next = this.sqliteQueue.then(() => work(), () => work());
-    this.sqliteQueue = next.catch(() => undefined);
-    return next;
+    return this.sqliteQueue.run(work);
   }
 }
