@@ -34,7 +34,7 @@ export const HISTORY_LIMIT = (max: number) => `limit must be a positive integer 
 
 // ------------------------------------------------------------------ channel presence access
 
-export const CHANNEL_PRESENCE_OFF = 'channel presence is not enabled on this server';
+export const CHANNEL_PRESENCE_OFF = 'channel presence is not enabled on this server: set the channelPresence option';
 export const CHANNEL_WITHOUT_PRESENCE = (channel: string) => `channel '${channel}' has no presence`;
 export const CHANNEL_NOT_ALLOWED = (channel: string) => `not allowed to see who is in '${channel}'`;
 export const CHANNEL_SUBSCRIBE_FIRST = (channel: string) => `subscribe to '${channel}' before asking who is in it`;

@@ -188,17 +188,17 @@ export class PresenceTracker {
    * by the server's procedure router (socketcluster/procedure.router.ts).
    */
   private procedures(): Procedure[] {
-    const { channelPresence, userPresence, sessionState } = this.config.options;
-    const procedures: Array<Procedure | false> = [
+    // All of them, whether their feature is on or not: a call of one that is off is answered at once with the
+    // option that turns it on, instead of waiting for the client's ack timeout with nobody to answer it.
+    return [
       // A socket only ever sets its own status and state. Several calls at once, so that the changes held by
       // limits.statusIntervalMs share one write and all resolve once it is stored; past a few in flight a
       // flapping client is refused rather than queued.
       { name: SET_STATUS_PROCEDURE, handle: (socket, data) => this.setStatus(socket.id, data), inFlight: STATUS_IN_FLIGHT },
-      !!sessionState && { name: SET_STATE_PROCEDURE, handle: (socket, data) => this.setState(socket.id, data), inFlight: STATE_IN_FLIGHT },
-      !!channelPresence && { name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) },
-      !!userPresence && { name: USERS_PROCEDURE, handle: (socket, data) => this.users.statuses(socket, data, () => this.ownWrites()) },
+      { name: SET_STATE_PROCEDURE, handle: (socket, data) => this.setState(socket.id, data), inFlight: STATE_IN_FLIGHT },
+      { name: MEMBERS_PROCEDURE, handle: (socket, data) => this.channels.members(socket, data, () => this.ownWrites()) },
+      { name: USERS_PROCEDURE, handle: (socket, data) => this.users.statuses(socket, data, () => this.ownWrites()) },
     ];
-    return procedures.filter((procedure): procedure is Procedure => procedure !== false);
   }
 
   /** Not awaited: a slow `canSubscribe` must not hold up the events of other sockets. */

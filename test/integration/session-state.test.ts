@@ -259,6 +259,17 @@ describe.each(BACKENDS)('session state (%s)', (backend: Backend) => {
     const error = await refusal(ctx.presence.setSessionState(ann.id!, { a: 1 }));
     expect(error.name).toBe('PresenceError');
     expect(error.message).toMatch(/turned off/);
+    // The client's call is answered at once with the same refusal, not left to its ack timeout.
+    const invoked = await refusal(ann.invoke('presence.setState', { a: 1 }));
+    expect(invoked.name).toBe('PresenceError');
+    expect(invoked.message).toMatch(/turned off/);
+  });
+
+  it('answers the calls of a feature that is off at once, with the option that turns it on', async () => {
+    await start({ sessionState: false, channelPresence: false, userPresence: false });
+    const ann = await client('ann');
+    expect((await refusal(ann.invoke('presence.members', 'room'))).message).toMatch(/channelPresence option/);
+    expect((await refusal(ann.invoke('presence.users', ['bob']))).message).toMatch(/userPresence option/);
   });
 
   it('adds its columns to tables made before it, nullable, so rows written before read as no state', async () => {
