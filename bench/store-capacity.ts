@@ -23,6 +23,7 @@ import type { InstanceInfo, PresenceStore } from '../src/store/presence.store.js
 import { writeStoreChart } from './store-chart.js';
 import { type Backend, dropTables, explain, openStore, StatementLog } from './store-probe.js';
 import { type CostRow, type LatencyRow, type RampStep, type StoreResults, writeStoreReport } from './store-report.js';
+import { ResourceProbe } from './store-resources.js';
 import { CHANNELS_PER_SESSION, SimInstance } from './store-workload.js';
 
 const { values: argv } = parseArgs({
@@ -81,9 +82,12 @@ async function register(store: PresenceStore, id: string, at = new Date()): Prom
 }
 
 /** One rate for `stepMs`: changes spread over the instances, each flushing whenever its last flush ended. */
-async function rampStep(instances: SimInstance[], rate: number): Promise<RampStep> {
+async function rampStep(instances: SimInstance[], rate: number, log: StatementLog, probe: ResourceProbe): Promise<RampStep> {
   for (const sim of instances) sim.flushes.length = 0;
   const written = instances.reduce((n, s) => n + s.written, 0);
+  const failures = instances.reduce((n, s) => n + s.failures, 0);
+  await probe.begin();
+  const statements = log.total;
   const start = performance.now();
   let made = 0;
   while (performance.now() - start < plan.stepMs) {
@@ -98,7 +102,11 @@ async function rampStep(instances: SimInstance[], rate: number): Promise<RampSte
   const elapsed = performance.now() - start;
   const flushes = instances.flatMap((s) => s.flushes);
   const done = instances.reduce((n, s) => n + s.written, 0) - written;
+  // The probe's own statements (two SHOW GLOBAL STATUS) are not the workload's.
+  const sent = log.total - statements;
+  const resources = await probe.end();
   return {
+    ...resources, failedFlushes: instances.reduce((n, s) => n + s.failures, 0) - failures, statementsPerChange: done > 0 ? sent / done : NaN, changesPerFlush: flushes.length > 0 ? done / flushes.length : NaN,
     rate, achieved: (done / elapsed) * 1000, flushes: flushes.length, p50: pct(flushes, 50), p99: pct(flushes, 99),
     max: Math.max(...flushes), backlog, load: os.loadavg()[0],
   };
@@ -112,10 +120,16 @@ async function ramp(backend: Backend, log: StatementLog, sqliteFile: string): Pr
     for (let i = 0; i < plan.rampInstances; i++) instances.push(await register(store, `ramp-${i}`));
     await fill(instances, plan.rampSessions);
     const steps: RampStep[] = [];
+    const probe = new ResourceProbe(store);
     for (const rate of plan.rates) {
-      const step = await rampStep(instances, rate);
+      const step = await rampStep(instances, rate, log, probe);
       steps.push(step);
-      console.log(`${backend} ramp ${rate}/s: ${step.achieved.toFixed(0)}/s, flush p50 ${step.p50.toFixed(0)} ms p99 ${step.p99.toFixed(0)} ms, load ${step.load.toFixed(2)}`);
+      console.log(
+        `${backend} ramp ${rate}/s: ${step.achieved.toFixed(0)}/s, flush p50 ${step.p50.toFixed(0)} ms p99 ${step.p99.toFixed(0)} ms, ` +
+          `${step.changesPerFlush.toFixed(1)} changes/flush, ${step.statementsPerChange.toFixed(2)} statements/change, bench CPU ${step.benchCpu.toFixed(0)} %, ` +
+          `server CPU ${step.serverCpu.toFixed(0)} %, ${step.commitsPerSec.toFixed(0)} commits/s, ${step.fsyncsPerSec.toFixed(0)} fsyncs/s, ` +
+          `${step.rowLockWaits} lock waits (${step.rowLockMs} ms), ${step.deadlocks} deadlocks, ${step.failedFlushes} failed flushes, load ${step.load.toFixed(2)}`,
+      );
       if (step.p99 > 1000 || step.achieved < 0.9 * rate) break;
     }
     return steps;

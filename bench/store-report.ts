@@ -2,8 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import type { Backend } from './store-probe.js';
+import type { StepResources } from './store-resources.js';
 
-export interface RampStep {
+export interface RampStep extends StepResources {
   rate: number;
   achieved: number;
   flushes: number;
@@ -13,6 +14,10 @@ export interface RampStep {
   /** Changes not yet flushed when the step ended. */
   backlog: number;
   load: number;
+  statementsPerChange: number;
+  /** Flushes that failed after the store's retries (deadlocks) and were written again. */
+  failedFlushes: number;
+  changesPerFlush: number;
 }
 
 export interface LatencyRow {
@@ -49,6 +54,8 @@ export interface StoreResults {
 
 const n = (v: number) => Math.round(v).toLocaleString('en');
 const ms = (v: number) => (v < 10 ? v.toFixed(1) : n(v));
+/** A figure that a backend may not have (NaN: SQLite has no server counters), as –. */
+const num = (v: number, digits: number) => (Number.isFinite(v) ? v.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
 const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
 
 /** The highest rate whose flush p99 stayed within 1 s with at least 90 % of it written. */
@@ -66,6 +73,19 @@ function backendSection(b: StoreResults['backends'][number], r: StoreResults): s
     '| offered /s | written /s | flushes | flush p50 ms | flush p99 ms | max ms | backlog at end | load (1 min) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...b.steps.map((s) => `| ${n(s.rate)} | ${n(s.achieved)} | ${n(s.flushes)} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} | ${n(s.backlog)} | ${s.load.toFixed(2)} |`),
+    '',
+    'Where the time goes, per rate: CPU of the bench process (all simulated instances share its event loop) and of',
+    'the database server process (which other clients of the server may share), in % of one core; on MariaDB its',
+    'counters over the step (commits, data file fsyncs, row lock waits and their total time, deadlocks); flushes',
+    "that failed after the store's own retries and were written again.",
+    '',
+    '| offered /s | changes / flush | statements / change | bench CPU % | server CPU % | commits /s | fsyncs /s | lock waits | lock wait ms | deadlocks | failed flushes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...b.steps.map(
+      (s) =>
+        `| ${n(s.rate)} | ${num(s.changesPerFlush, 1)} | ${num(s.statementsPerChange, 2)} | ${num(s.benchCpu, 0)} | ${num(s.serverCpu, 0)} | ${num(s.commitsPerSec, 0)} | ` +
+        `${num(s.fsyncsPerSec, 0)} | ${num(s.rowLockWaits, 0)} | ${num(s.rowLockMs, 0)} | ${num(s.deadlocks, 0)} | ${n(s.failedFlushes)} |`,
+    ),
     '',
   ];
   if (b.costs.length === 0) return lines;
