@@ -68,6 +68,17 @@ describe.each(BACKENDS)('statements per flush (%s)', (backend: Backend) => {
     }
   });
 
+  it('a user whose only socket came and went within one flush is not stored at all', async () => {
+    const { app, log } = await start(60_000);
+    const socket = await connectClient(app.port, app.server, { token: { user_id: 'fleeting' } });
+    await disconnectAll(socket);
+    await sleep(50);
+    const from = log.queries.length;
+    const [details] = Object.values(await app.presence.getUserStatusDetails(['fleeting']));
+    expect(details).toEqual({ status: 'offline', since: null, lastSeen: null });
+    expect(kindsSince(log, from)).toEqual(['SELECT status']); // the read: the flush had nothing to write
+  });
+
   it('a stream of changes that never pauses for an interval is written in several flushes while it lasts', async () => {
     const { app, log } = await start(40);
     const from = log.queries.length;
