@@ -32,8 +32,8 @@ export class StatusTable {
   }
 
   /**
-   * Inside a transaction: lock the users' status rows (created as offline when missing), aggregate their
-   * sessions in one grouped query, write the statuses that changed. Whoever commits a change is the only one to
+   * Inside a transaction: read the users' status rows (a missing one reads as offline and is created) under
+   * their row locks on MySQL, aggregate their sessions in one grouped query, write the statuses that changed. Whoever commits a change is the only one to
    * see it as a change, so hooks fire once in the whole cluster. With `deferOffline`, a user left without
    * sessions keeps its status (only SCP_last_seen moves) and is returned in `deferred`.
    */
