@@ -130,7 +130,11 @@ export interface PresenceModuleOptions {
   sessionState?: SessionStateOptions | false;
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
-  /** Socket changes are written in one batch once they pause this long (at most 3 × this after the first). Default 20 ms. */
+  /**
+   * Socket changes are written in one batch once they pause this long, and a change waits at most 3 × this for
+   * its batch to start (counted from the change, so a batch that built up during a long write starts as soon as
+   * that write is done). Default 20 ms.
+   */
   flushIntervalMs?: number;
   /**
    * Bound on every database statement and connection attempt on MySQL/MariaDB. A connection that passes it is

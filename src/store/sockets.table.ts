@@ -11,6 +11,9 @@ const ROW_COLUMNS = [
 const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
 const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status', 'SCP_state'] as const;
 
+/** A user's sessions: how many are online, and how many there are (MySQL returns the sums as strings). */
+export type SessionCount = { SCP_user_id: string; online: SqlNumber; n: SqlNumber };
+
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
 
@@ -148,12 +151,18 @@ export class SocketsTable {
   }
 
   /** Per user with a session: how many of their sessions are online, and how many there are. */
-  sessionCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_user_id: string; online: SqlNumber; n: SqlNumber }>> {
-    return tx.rows(
-      `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
+  sessionCounts(tx: Tx, users: string[]): Promise<SessionCount[]> {
+    const { sql, params } = this.sessionCountsQuery(users);
+    return tx.rows(sql, params);
+  }
+
+  /** The statement of `sessionCounts`, for a caller that reads it together with another in one statement. */
+  sessionCountsQuery(users: string[]): { sql: string; params: unknown[] } {
+    return {
+      sql: `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
        FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(users)} GROUP BY SCP_user_id`,
-      [this.sql.presenceChannel, ...users],
-    );
+      params: [this.sql.presenceChannel, ...users],
+    };
   }
 
   /**

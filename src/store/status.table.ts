@@ -1,12 +1,18 @@
 import type { StatusChange, UserStatus } from '../presence.types.js';
 import { aggregateStatus, decideTransitions } from '../state/status.aggregate.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { chunks, inList, type SqlContext, type Tx } from './sql.helpers.js';
-import type { SocketsTable } from './sockets.table.js';
+import { chunks, inList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import type { SessionCount, SocketsTable } from './sockets.table.js';
 
 const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
 
 type StoredStatus = { SCP_user_id: string; SCP_status: UserStatus; changed: string | Date };
+
+/**
+ * The users' status rows and their sessions, read inside a transaction. `missing`: users without a row yet,
+ * included in `current` as offline, whose row the transaction still has to create.
+ */
+type Reading = { current: StoredStatus[]; sessions: SessionCount[]; missing: string[] };
 
 export interface UserStatusRow {
   status: UserStatus;
@@ -26,8 +32,8 @@ export class StatusTable {
   }
 
   /**
-   * Inside a transaction: lock the users' status rows (created as offline when missing), aggregate their
-   * sessions in one grouped query, write the statuses that changed. Whoever commits a change is the only one to
+   * Inside a transaction: read the users' status rows (a missing one reads as offline and is created) under
+   * their row locks on MySQL, aggregate their sessions in one grouped query, write the statuses that changed. Whoever commits a change is the only one to
    * see it as a change, so hooks fire once in the whole cluster. With `deferOffline`, a user left without
    * sessions keeps its status (only SCP_last_seen moves) and is returned in `deferred`.
    */
@@ -35,15 +41,17 @@ export class StatusTable {
     const result = { changes: [] as StatusChange[], deferred: [] as string[] };
     const at = toSqlTime(now);
     for (const users of chunks([...new Set(userIds)].sort())) {
-      const current = await this.lockOrCreate(tx, users, at);
-      const sessions = await this.sockets.sessionCounts(tx, users);
+      const { current, sessions, missing } = this.sql.dialect.kind === 'sqlite' ? await this.readTogether(tx, users, at) : await this.lockThenCount(tx, users, at);
       const live = new Map(sessions.map((s) => [s.SCP_user_id, aggregateStatus(Number(s.online), Number(s.n))] as const));
       const decision = decideTransitions(current.map((row) => ({ userId: row.SCP_user_id, status: row.SCP_status })), live, deferOffline);
       const changedAt = new Map(current.map((row) => [row.SCP_user_id, row]));
+      const decided = new Set([...decision.deferred, ...decision.changes.map((c) => c.userId)]);
       const writes: unknown[][] = [
         // Deferred: status and change time stay as they are; only SCP_last_seen moves, which starts the grace.
         ...decision.deferred.map((u) => { const row = changedAt.get(u)!; return [u, row.SCP_status, toSqlTime(fromSqlTime(row.changed)), at]; }),
         ...decision.changes.map((c) => [c.userId, c.to, at, at]),
+        // Users seen for the first time whose row was not created yet (SQLite) and that stay offline: created here.
+        ...missing.filter((u) => !decided.has(u)).map((u) => [u, 'offline', at, at]),
       ];
       for (const part of chunks(writes)) {
         await tx.exec(this.sql.dialect.upsert(this.sql.tables.status, STATUS_COLUMNS, part.length, ['SCP_user_id'], STATUS_COLUMNS.slice(1)), part.flat());
@@ -52,6 +60,42 @@ export class StatusTable {
       result.deferred.push(...decision.deferred);
     }
     return result;
+  }
+
+  /**
+   * MySQL: the status rows are locked (created first where missing, so that there is a row to lock), and only
+   * then are the sessions counted, so that the count sees what other instances committed before the lock.
+   */
+  private async lockThenCount(tx: Tx, users: string[], at: string): Promise<Reading> {
+    const current = await this.lockOrCreate(tx, users, at);
+    return { current, sessions: await this.sockets.sessionCounts(tx, users), missing: [] };
+  }
+
+  /**
+   * SQLite has no row locks and needs none: its transactions are serialisable. Those of this process are queued
+   * (see the store); one of another process on the same file cannot commit between this read and this write
+   * (the flush has written the socket rows already, which holds the file's write lock; otherwise the write fails
+   * as busy instead of overwriting a newer status). So the status rows and the session counts are read in one
+   * statement, and a missing row is not inserted ahead: it reads as offline and the status upsert creates it.
+   */
+  private async readTogether(tx: Tx, users: string[], at: string): Promise<Reading> {
+    const counts = this.sockets.sessionCountsQuery(users);
+    const rows = await tx.rows<{ kind: 'status' | 'sessions'; SCP_user_id: string; SCP_status: UserStatus; changed: string; online: SqlNumber; n: SqlNumber }>(
+      `SELECT 'status' AS kind, SCP_user_id, SCP_status, SCP_changed AS changed, NULL AS online, NULL AS n FROM ${this.table}
+       WHERE SCP_user_id IN ${inList(users)}
+       UNION ALL SELECT 'sessions' AS kind, SCP_user_id, NULL, NULL, online, n FROM (${counts.sql})`,
+      [...users, ...counts.params],
+    );
+    const current: StoredStatus[] = [];
+    const sessions: SessionCount[] = [];
+    for (const row of rows) {
+      if (row.kind === 'status') current.push({ SCP_user_id: row.SCP_user_id, SCP_status: row.SCP_status, changed: row.changed });
+      else sessions.push({ SCP_user_id: row.SCP_user_id, online: row.online, n: row.n });
+    }
+    const known = new Set(current.map((row) => row.SCP_user_id));
+    const missing = users.filter((u) => !known.has(u));
+    current.push(...missing.map((u) => ({ SCP_user_id: u, SCP_status: 'offline' as const, changed: at })));
+    return { current, sessions, missing };
   }
 
   /**

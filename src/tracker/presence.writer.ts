@@ -16,6 +16,8 @@ const MAX_BACKOFF_MS = 5000;
  * each of these takes a few hundred milliseconds and their hooks fire as each commits.
  */
 export const MAX_FLUSH_SOCKETS = 2000;
+/** A change waits at most this many `flushIntervalMs` for its flush to start (and for the previous one to end). */
+const MAX_WAIT_INTERVALS = 3;
 
 /**
  * Write-behind queue between the tracker and the store. Events only mark a socket dirty; a flush compares each
@@ -35,6 +37,8 @@ export class PresenceWriter {
   private flushing?: Promise<void>;
   private failures = 0;
   private lastTouch = 0;
+  /** When the oldest change not yet taken by a flush was made; undefined when there is none. */
+  private pendingSince?: number;
   private reconcileNeeded = false;
   private stopped = false;
 
@@ -49,7 +53,8 @@ export class PresenceWriter {
   touch(socketId: string): void {
     this.dirty.add(socketId);
     this.lastTouch = Date.now();
-    this.schedule(this.config.options.flushIntervalMs);
+    this.pendingSince ??= this.lastTouch;
+    this.schedule();
   }
 
   /** After an outage: rewrite every live socket and delete whatever else this instance left in the table. */
@@ -106,26 +111,26 @@ export class PresenceWriter {
   }
 
   /**
-   * A flush waits until changes pause for `flushIntervalMs`, but never more than 3 × `flushIntervalMs` after
-   * the first of them: a single event is written after one interval, a storm in few large batches.
+   * When the next flush starts, unless `delay` says (a retry's backoff, a reconcile at once): once changes pause
+   * for `flushIntervalMs`, or once the oldest change waiting has waited `MAX_WAIT_INTERVALS` × `flushIntervalMs`,
+   * whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
+   * counts from its first change, so after a long flush it may start at once (group commit). A single event is
+   * written after one interval, a steady stream at least every 3 intervals, a storm in few large batches.
    */
-  private schedule(delay: number): void {
+  private schedule(delay?: number): void {
     if (this.stopped || this.timer || this.flushing) return;
-    const first = Date.now();
     const interval = this.config.options.flushIntervalMs;
+    const due = () => Math.min(this.lastTouch + interval, (this.pendingSince ?? Date.now()) + MAX_WAIT_INTERVALS * interval);
     const fire = (wait: number) => {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        const now = Date.now();
-        const quietFor = now - this.lastTouch;
-        if (this.failures === 0 && quietFor < interval && now - first + interval - quietFor < 3 * interval) {
-          fire(interval - quietFor);
-          return;
-        }
-        void this.flush();
-      }, wait);
+        // Changes made meanwhile move the quiet point: wait on, but never past the oldest change's bound.
+        const left = delay === undefined && this.failures === 0 ? due() - Date.now() : 0;
+        if (left > 0) fire(left);
+        else void this.flush();
+      }, Math.max(wait, 0));
     };
-    fire(delay);
+    fire(delay ?? due() - Date.now());
   }
 
   private flush(): Promise<void> {
@@ -133,7 +138,7 @@ export class PresenceWriter {
     this.flushing = this.flushParts().finally(() => {
       this.flushing = undefined;
       if (this.dirty.size > 0 || this.reconcileNeeded || this.waiters.length > 0) {
-        this.schedule(this.failures > 0 ? Math.min(100 * 2 ** (this.failures - 1), MAX_BACKOFF_MS) : this.config.options.flushIntervalMs);
+        this.schedule(this.failures > 0 ? Math.min(100 * 2 ** (this.failures - 1), MAX_BACKOFF_MS) : undefined);
       }
     });
     return this.flushing;
@@ -157,9 +162,14 @@ export class PresenceWriter {
     const ids = reconcile ? [...this.dirty] : firstOf(this.dirty, MAX_FLUSH_SOCKETS);
     for (const id of ids) this.dirty.delete(id);
     const more = this.dirty.size > 0;
-    // Waiters wait for everything touched before them, so they stay queued while a part is left.
+    // Waiters wait for everything touched before them, so they stay queued while a part is left; so does the
+    // wait of what is left.
     const waiters = more ? [] : this.waiters;
-    if (!more) this.waiters = [];
+    const since = this.pendingSince;
+    if (!more) {
+      this.waiters = [];
+      this.pendingSince = undefined;
+    }
     this.reconcileNeeded = false;
     const watched = this.config.options.channelPresence;
     const diff = diffSockets({
@@ -187,6 +197,7 @@ export class PresenceWriter {
       }
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
+      this.pendingSince = Math.min(since ?? Date.now(), this.pendingSince ?? Date.now());
       this.reconcileNeeded ||= reconcile;
       this.waiters.unshift(...waiters);
       this.failures++;
