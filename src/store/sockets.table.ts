@@ -1,7 +1,7 @@
 import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
 import { decodeSessionState } from '../state/session-state.encode.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { PREFIX_CHUNK, chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
@@ -56,8 +56,9 @@ export class SocketsTable {
     }
   }
 
+  /** Every row of these sockets. In parts of PREFIX_CHUNK ids, so that each is a range of the unique key. */
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
-    for (const part of chunks(socketIds)) await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(part)}`, part);
+    for (const part of chunks(socketIds, PREFIX_CHUNK)) await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(part)}`, part);
   }
 
   /** Deletes single (socket, channel) rows; returns how many went. */

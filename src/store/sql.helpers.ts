@@ -19,6 +19,16 @@ export interface SqlContext {
 /** Rows per INSERT and ids per DELETE: far below both servers' placeholder limits. */
 export const CHUNK = 500;
 
+/**
+ * Values per `IN` list on the leading column of an index that list does not cover to the end, such as socket
+ * ids on the (socket, channel) key: below `eq_range_index_dive_limit` (200 on MySQL 8 and MariaDB). From that
+ * many values on, the server stops counting each value's rows in the index and takes them from the index
+ * statistics instead; while a table grows fast those lag behind (rows are counted as they come, distinct values
+ * only at the next recalculation), the estimate becomes the whole table, and each statement scans all of it.
+ * SQLite has no such switch, and takes the same size for simplicity.
+ */
+export const PREFIX_CHUNK = 100;
+
 export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

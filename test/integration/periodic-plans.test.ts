@@ -1,13 +1,25 @@
 /**
  * The periodic statements read by index on MariaDB, so that their cost follows this instance's rows (the
- * heartbeat) or the live users (the GC's orphan search), not the whole table. Checked with EXPLAIN on the
- * statements the module actually sent.
+ * heartbeat), the live users (the GC's orphan search) or the rows they remove (reaping, collecting), not the
+ * whole table. Checked with EXPLAIN on the statements the module actually sent.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, MYSQL_URL, dropTables, eventually, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll } from '../support/clients.js';
 import { StatementLog, explain } from '../support/sql-counter.js';
 import type { AGClientSocket } from 'socketcluster-client';
+
+const PRESENCE = '_SCPRESENCE';
+
+/** Keeps each statement's parameters too, to EXPLAIN it with the values it was sent with. */
+class ParamLog extends StatementLog {
+  readonly sent: Array<{ query: string; params: unknown[] }> = [];
+
+  override logQuery(query: string, parameters?: unknown): void {
+    super.logQuery(query, parameters);
+    this.sent.push({ query, params: Array.isArray(parameters) ? parameters : [] });
+  }
+}
 
 const TIMINGS = {
   socketcluster: { pingInterval: 100, pingTimeout: 2000 },
@@ -26,8 +38,8 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
     ctx = undefined;
   });
 
-  const start = async (log: StatementLog) => {
-    ctx = await startPresenceApp({ database: { type: 'mysql', url: MYSQL_URL, logger: log }, tableName: table, ...TIMINGS });
+  const start = async (log: StatementLog, tableName = table) => {
+    ctx = await startPresenceApp({ database: { type: 'mysql', url: MYSQL_URL, logger: log }, tableName, ...TIMINGS });
     return ctx;
   };
 
@@ -53,6 +65,52 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
     const status = plans.find((row) => row.table === 's');
     expect(status?.key).toBe(`IX_${table}_st_seen`);
     expect(status?.type).toBe('range');
+  });
+
+  it('reaps a dead instance and collects stale sockets by index, while the index statistics lag behind the table', async () => {
+    const log = new ParamLog();
+    const own = uniqueTable('reap');
+    const app = await start(log, own);
+    try {
+      sockets.push(await connectClient(app.port, app.server, { token: { user_id: 'ada' } }));
+      await eventually(async () => expect(await app.sql(`SELECT 1 FROM \`${own}\``)).toHaveLength(1));
+      // Statistics of a nearly empty table, kept while it grows: what a table that fills fast looks like between
+      // two recalculations (rows are counted as they come, distinct values only when recalculated).
+      await app.sql(`ANALYZE TABLE \`${own}\``);
+      await app.sql(`ALTER TABLE \`${own}\` STATS_AUTO_RECALC = 0`);
+      const fill = (instance: string, sessions: number, updated: string) =>
+        app.sql(
+          `INSERT INTO \`${own}\` (SCP_socket_id, SCP_user_id, SCP_channel, SCP_updated, SCP_instance_id)
+           SELECT CONCAT(?, '/', s.seq), CONCAT('user-', ?, '-', s.seq), IF(c.seq = 0, ?, CONCAT('room-', s.seq % 50)), ${updated}, ?
+           FROM seq_1_to_${sessions} s JOIN seq_0_to_1 c`,
+          [instance, instance, PRESENCE, instance],
+        );
+      const from = log.sent.length;
+      // A live instance's many rows (its lease does not expire; it started after this one, which stays GC leader)…
+      await app.sql(`INSERT INTO \`${own}_instances\` VALUES ('busy', 'test', 1, '2099-01-01', '2099-01-01')`);
+      await fill('busy', 10_000, 'NOW(3)');
+      // …rows of no instance, not refreshed for long, which the GC collects…
+      await fill('gone', 300, "'2026-01-01 00:00:00.000'");
+      // …and a dead instance's rows, fresh (so that only the reap takes them), then its expired lease.
+      await fill('dead', 300, 'NOW(3)');
+      await app.sql(`INSERT INTO \`${own}_instances\` VALUES ('dead', 'test', 1, '2026-01-01', '2026-01-01')`);
+      await eventually(async () => expect(await app.sql(`SELECT 1 FROM \`${own}\` WHERE SCP_instance_id IN ('dead', 'gone')`)).toHaveLength(0), 10_000);
+
+      const deletes = log.sent.slice(from).filter(({ query }) => /^DELETE FROM `[^`]+` WHERE SCP_socket_id IN/.test(query));
+      expect(deletes.length).toBeGreaterThanOrEqual(2);
+      for (const { query, params } of deletes) {
+        // With the ids it was sent with (gone by now), and with as many ids of sockets that are there.
+        const live = params.map((_, i) => `busy/${i + 1}`);
+        for (const values of [params, live]) {
+          const [plan] = await explain(app.sql, query, values);
+          expect(plan, `${query.slice(0, 60)}… (${values.length} ids)`).toMatchObject({ type: 'range', key: `UQ_${own}_socket_channel` });
+        }
+      }
+    } finally {
+      await app.close();
+      ctx = undefined;
+      await dropTables(own);
+    }
   });
 
   it('refreshes a table made without the instance index too, without the hint', async () => {
