@@ -1,6 +1,6 @@
 import type { HistoryReason, SessionHistoryEntry } from '../presence.types.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { chunks, inList, type SqlContext, type Tx } from './sql.helpers.js';
+import { PREFIX_CHUNK, chunks, inList, type SqlContext, type Tx } from './sql.helpers.js';
 
 const COLUMNS = 'SCP_socket_id, SCP_user_id, SCP_connected, SCP_disconnected, SCP_reason, SCP_instance_id';
 
@@ -81,7 +81,7 @@ export class HistoryTable {
   /** When each of `userIds` last ended a session, for those in the history. */
   async lastEnded(tx: Tx, userIds: readonly string[]): Promise<Map<string, Date>> {
     const out = new Map<string, Date>();
-    for (const users of chunks([...new Set(userIds)])) {
+    for (const users of chunks([...new Set(userIds)], PREFIX_CHUNK)) {
       const rows = await tx.rows<{ SCP_user_id: string; ended: string | Date }>(
         `SELECT SCP_user_id, ${this.sql.dialect.timeText('MAX(SCP_disconnected)')} AS ended
          FROM ${this.table} WHERE SCP_user_id IN ${inList(users)} GROUP BY SCP_user_id`,

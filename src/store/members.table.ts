@@ -1,7 +1,7 @@
 import type { ChannelDiff, Member, SessionStatus } from '../presence.types.js';
 import { aggregateMembers, diffMembers, memberOf, NO_STATES, type ChannelSessionRow, type MemberHold, type MemberRow } from '../state/members.diff.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { PREFIX_CHUNK, chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { SocketsTable } from './sockets.table.js';
 
 const MEMBER_COLUMNS = ['SCP_channel', 'SCP_user_id', 'SCP_status', 'SCP_states', 'SCP_held'] as const;
@@ -34,7 +34,7 @@ export class MembersTable {
     if (users.length === 0) return { diffs: [], holds: [] };
     const sockets: ChannelSessionRow[] = [];
     const before: MemberRow[] = [];
-    for (const part of chunks(users)) {
+    for (const part of chunks(users, PREFIX_CHUNK)) {
       for (const row of await this.sockets.channelSessions(tx, part)) {
         if (!this.watched(row.SCP_channel)) continue;
         sockets.push({ channel: row.SCP_channel, userId: row.SCP_user_id, status: row.SCP_status, state: row.SCP_state });

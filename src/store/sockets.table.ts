@@ -171,11 +171,14 @@ export class SocketsTable {
    * presence row, the only one that holds it): what channel members are aggregated from.
    */
   channelSessions(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; SCP_state: string | null }>> {
+    // From the users' presence rows (the (channel, user) index) to their sockets' channel rows (the unique key):
+    // no index starts with the user id, so asking for the channel rows by user id read the whole table. A channel
+    // row whose presence row is gone is a stale leftover for GC, not a member.
     return tx.rows(
       `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
-       FROM ${this.table} c LEFT JOIN ${this.table} p ON p.SCP_socket_id = c.SCP_socket_id AND p.SCP_channel = ?
-       WHERE c.SCP_user_id IN ${inList(users)} AND c.SCP_channel <> ?`,
-      [this.sql.presenceChannel, ...users, this.sql.presenceChannel],
+       FROM ${this.table} p JOIN ${this.table} c ON c.SCP_socket_id = p.SCP_socket_id AND c.SCP_channel <> ?
+       WHERE p.SCP_channel = ? AND p.SCP_user_id IN ${inList(users)}`,
+      [this.sql.presenceChannel, this.sql.presenceChannel, ...users],
     );
   }
 
@@ -200,7 +203,7 @@ export class SocketsTable {
 
   async sessionsOfUsers(tx: Tx, userIds: string[]): Promise<PresenceSession[]> {
     const out: PresenceSession[] = [];
-    for (const users of chunks([...new Set(userIds)])) {
+    for (const users of chunks([...new Set(userIds)], PREFIX_CHUNK)) {
       out.push(...(await this.sessions(tx, `SCP_channel = ? AND SCP_user_id IN ${inList(users)}`, [this.sql.presenceChannel, ...users])));
     }
     return out;

@@ -45,6 +45,15 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
 
   const plan = (app: PresenceApp, statement: string, params: unknown[]) => explain(app.sql, statement, params);
 
+  /** `sessions` sockets of `instance`, each with its presence row and one room (room-0 … room-49). */
+  const fillSessions = (app: PresenceApp, into: string, instance: string, sessions: number, updated: string) =>
+    app.sql(
+      `INSERT INTO \`${into}\` (SCP_socket_id, SCP_user_id, SCP_channel, SCP_updated, SCP_instance_id)
+       SELECT CONCAT(?, '/', s.seq), CONCAT('user-', ?, '-', s.seq), IF(c.seq = 0, ?, CONCAT('room-', s.seq % 50)), ${updated}, ?
+       FROM seq_1_to_${sessions} s JOIN seq_0_to_1 c`,
+      [instance, instance, PRESENCE, instance],
+    );
+
   it('refreshes its rows by the instance index, and the GC finds orphans by the (status, last seen) index', async () => {
     const log = new StatementLog();
     const app = await start(log);
@@ -78,13 +87,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       // two recalculations (rows are counted as they come, distinct values only when recalculated).
       await app.sql(`ANALYZE TABLE \`${own}\``);
       await app.sql(`ALTER TABLE \`${own}\` STATS_AUTO_RECALC = 0`);
-      const fill = (instance: string, sessions: number, updated: string) =>
-        app.sql(
-          `INSERT INTO \`${own}\` (SCP_socket_id, SCP_user_id, SCP_channel, SCP_updated, SCP_instance_id)
-           SELECT CONCAT(?, '/', s.seq), CONCAT('user-', ?, '-', s.seq), IF(c.seq = 0, ?, CONCAT('room-', s.seq % 50)), ${updated}, ?
-           FROM seq_1_to_${sessions} s JOIN seq_0_to_1 c`,
-          [instance, instance, PRESENCE, instance],
-        );
+      const fill = (instance: string, sessions: number, updated: string) => fillSessions(app, own, instance, sessions, updated);
       const from = log.sent.length;
       // A live instance's many rows (its lease does not expire; it started after this one, which stays GC leader)…
       await app.sql(`INSERT INTO \`${own}_instances\` VALUES ('busy', 'test', 1, '2099-01-01', '2099-01-01')`);
@@ -107,6 +110,32 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
         }
       }
     } finally {
+      await app.close();
+      ctx = undefined;
+      await dropTables(own);
+    }
+  });
+
+  it("reads the room members' sockets of a flush by index, not the whole table", async () => {
+    const log = new ParamLog();
+    const own = uniqueTable('rooms');
+    ctx = await startPresenceApp({ database: { type: 'mysql', url: MYSQL_URL, logger: log }, tableName: own, ...TIMINGS, channelPresence: { channels: /^room-/ } });
+    const app = ctx;
+    try {
+      await app.sql(`INSERT INTO \`${own}_instances\` VALUES ('busy', 'test', 1, '2099-01-01', '2099-01-01')`);
+      await fillSessions(app, own, 'busy', 10_000, 'NOW(3)');
+      await app.sql(`ANALYZE TABLE \`${own}\``);
+      const from = log.sent.length;
+      const ada = await connectClient(app.port, app.server, { token: { user_id: 'ada' } });
+      sockets.push(ada);
+      await ada.subscribe('room-1').listener('subscribe').once(5000);
+      const read = await eventually(
+        () => log.sent.slice(from).find(({ query }) => /^SELECT c\.SCP_channel, c\.SCP_user_id/.test(query)) ?? expect.fail('no member read yet'),
+        5000,
+      );
+      for (const row of await explain(app.sql, read.query, read.params)) expect(row, read.query).not.toMatchObject({ type: 'ALL' });
+    } finally {
+      await disconnectAll(...sockets.splice(0));
       await app.close();
       ctx = undefined;
       await dropTables(own);
