@@ -147,8 +147,8 @@ export class PresenceStore {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    const lists = [batch.removedSockets, batch.removedChannels, rows, this.history ? batch.removedSockets : []];
-    const statements = lists.reduce((n, list) => n + Math.ceil(list.length / CHUNK), 0);
+    const lists = [batch.removedSockets, batch.removedChannels, this.history ? batch.removedSockets : []];
+    const statements = lists.reduce((n, list) => n + Math.ceil(list.length / CHUNK), rows.parts.length);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
     const lingering = new Set((options.lingering ?? []).map((m) => memberKey(m.channel, m.userId)));

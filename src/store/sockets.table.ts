@@ -1,7 +1,7 @@
-import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
+import type { PresenceSession, SessionStatus, SocketRow, UsercountType, WriteBatch } from '../presence.types.js';
 import { decodeSessionState } from '../state/session-state.encode.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { CHUNK, chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
@@ -10,6 +10,22 @@ const ROW_COLUMNS = [
 ] as const;
 const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
 const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status', 'SCP_state'] as const;
+/** The params of a row that is padding (see SqlDialect.shape): its NULL socket id makes the upsert skip it. */
+const PADDING_ROW: readonly null[] = ROW_COLUMNS.map(() => null);
+
+/** A batch's rows as upsert params (see `rowsOf`); `count` rows in all, padding not counted. */
+export interface SocketRows {
+  count: number;
+  parts: unknown[][];
+}
+
+/** `items` followed by NULLs up to `length`. */
+function padded<T>(items: T[], length: number): Array<T | null> {
+  if (items.length >= length) return items;
+  const out: Array<T | null> = items.slice();
+  while (out.length < length) out.push(null);
+  return out;
+}
 
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
@@ -30,41 +46,63 @@ export class SocketsTable {
     return this.sql.t('sockets');
   }
 
-  /** The rows of a batch, one per (socket, channel), as upsert parameters. */
-  rowsOf(batch: WriteBatch, instanceId: string, now: Date): unknown[][] {
+  /**
+   * The rows of a batch, one per (socket, channel), as the params of the upsert statements: one flat list per
+   * statement, padded to the dialect's shape. Built straight into those lists, without an array per row.
+   */
+  rowsOf(batch: WriteBatch, instanceId: string, now: Date): SocketRows {
     const updated = toSqlTime(now);
-    const rows: unknown[][] = [];
+    const { presenceChannel, dialect } = this.sql;
+    const parts: unknown[][] = [];
+    let part: unknown[] = [];
+    let inPart = 0;
+    let count = 0;
+    const put = (socket: SocketRow, connected: string, channel: string, authToken: string | null, state: string | null) => {
+      if (inPart === CHUNK) {
+        parts.push(part);
+        part = [];
+        inPart = 0;
+      }
+      part.push(socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId, socket.status, connected, state);
+      inPart++;
+      count++;
+    };
     for (const { socket, presence, channels } of batch.upserts) {
+      const connected = toSqlTime(socket.connectedAt);
       // The token's JSON and the session state go on the presence row only: copied into every channel row, one
       // socket with a large token and many subscriptions would store it thousands of times.
-      const base = (channel: string, authToken: string | null, state: string | null) => [
-        socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId,
-        socket.status, toSqlTime(socket.connectedAt), state,
-      ];
-      if (presence) rows.push(base(this.sql.presenceChannel, socket.authToken, socket.state));
-      for (const channel of channels) rows.push(base(channel, null, null));
+      if (presence) put(socket, connected, presenceChannel, socket.authToken, socket.state);
+      for (const channel of channels) put(socket, connected, channel, null, null);
     }
-    return rows;
+    if (inPart > 0) {
+      for (let i = inPart; i < dialect.shape(inPart); i++) part.push(...PADDING_ROW);
+      parts.push(part);
+    }
+    return { count, parts };
   }
 
-  async upsert(tx: Tx, rows: unknown[][]): Promise<void> {
-    for (const part of chunks(rows)) {
-      await tx.exec(this.sql.dialect.upsert(this.sql.tables.sockets, ROW_COLUMNS, part.length, ROW_KEY, ROW_UPDATE), part.flat());
+  async upsert(tx: Tx, rows: SocketRows): Promise<void> {
+    const { dialect, tables } = this.sql;
+    for (const part of rows.parts) {
+      await tx.exec(dialect.upsertShaped(tables.sockets, ROW_COLUMNS, part.length / ROW_COLUMNS.length, ROW_KEY, ROW_UPDATE), part);
     }
   }
 
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
-    for (const part of chunks(socketIds)) await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(part)}`, part);
+    for (const part of chunks(socketIds)) {
+      // Padded with NULLs, which no IN list matches (see SqlDialect.shape).
+      const params = padded(part, this.sql.dialect.shape(part.length));
+      await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(params)}`, params);
+    }
   }
 
   /** Deletes single (socket, channel) rows; returns how many went. */
   async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
     let deleted = 0;
     for (const part of chunks(keys)) {
-      deleted += await tx.exec(
-        `DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', part.length)}`,
-        part.flatMap((r) => [r.socketId, r.channel]),
-      );
+      const shape = this.sql.dialect.shape(part.length);
+      const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * shape);
+      deleted += await tx.exec(`DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', shape)}`, params);
     }
     return deleted;
   }
@@ -74,8 +112,11 @@ export class SocketsTable {
    * Compared by key, not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
    * Returns the number of rows deleted, and adds the ghosts' users to `users`.
    */
-  async deleteGhosts(tx: Tx, instanceId: string, written: unknown[][], users: Set<string>, ended?: RecordEnded): Promise<number> {
-    const kept = new Set(written.map((row) => `${row[0]}\u0000${row[2]}`));
+  async deleteGhosts(tx: Tx, instanceId: string, written: SocketRows, users: Set<string>, ended?: RecordEnded): Promise<number> {
+    const kept = new Set<string>();
+    for (const part of written.parts) {
+      for (let i = 0; i < part.length && part[i] !== null; i += ROW_COLUMNS.length) kept.add(`${part[i]}\u0000${part[i + 2]}`);
+    }
     const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
       `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.table} WHERE SCP_instance_id = ?`,
       [instanceId],
@@ -149,10 +190,11 @@ export class SocketsTable {
 
   /** Per user with a session: how many of their sessions are online, and how many there are. */
   sessionCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_user_id: string; online: SqlNumber; n: SqlNumber }>> {
+    const ids = padded(users, this.sql.dialect.shape(users.length));
     return tx.rows(
       `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
-       FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(users)} GROUP BY SCP_user_id`,
-      [this.sql.presenceChannel, ...users],
+       FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(ids)} GROUP BY SCP_user_id`,
+      [this.sql.presenceChannel, ...ids],
     );
   }
 
@@ -161,11 +203,12 @@ export class SocketsTable {
    * presence row, the only one that holds it): what channel members are aggregated from.
    */
   channelSessions(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; SCP_state: string | null }>> {
+    const ids = padded(users, this.sql.dialect.shape(users.length));
     return tx.rows(
       `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
        FROM ${this.table} c LEFT JOIN ${this.table} p ON p.SCP_socket_id = c.SCP_socket_id AND p.SCP_channel = ?
-       WHERE c.SCP_user_id IN ${inList(users)} AND c.SCP_channel <> ?`,
-      [this.sql.presenceChannel, ...users, this.sql.presenceChannel],
+       WHERE c.SCP_user_id IN ${inList(ids)} AND c.SCP_channel <> ?`,
+      [this.sql.presenceChannel, ...ids, this.sql.presenceChannel],
     );
   }
 

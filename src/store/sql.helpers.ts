@@ -27,12 +27,13 @@ export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 
 /** `(?, ?, …)` with one placeholder per item, for `column IN ${inList(items)}`. */
 export function inList(items: readonly unknown[]): string {
-  return `(${items.map(() => '?').join(', ')})`;
+  return `(${'?, '.repeat(Math.max(items.length - 1, 0))}${items.length > 0 ? '?' : ''})`;
 }
 
 /** `(a = ? AND b = ?) OR …` for `count` pairs of two key columns, with the params in the same order. */
 export function pairList(first: string, second: string, count: number): string {
-  return new Array(count).fill(`(${first} = ? AND ${second} = ?)`).join(' OR ');
+  const pair = `(${first} = ? AND ${second} = ?)`;
+  return count > 0 ? `${`${pair} OR `.repeat(count - 1)}${pair}` : '';
 }
 
 /** A count read back from either driver (MySQL returns strings for SUM and COUNT, SQLite numbers). */

@@ -20,6 +20,11 @@ describe('mysqlDialect', () => {
     );
   });
 
+  it('writes every batch size as it is, unpadded', () => {
+    expect([1, 3, 499, 500, 501].map((n) => mysqlDialect.shape(n))).toEqual([1, 3, 499, 500, 501]);
+    expect(mysqlDialect.upsertShaped('t', ['a', 'b'], 2, ['a'], ['b'])).toBe(mysqlDialect.upsert('t', ['a', 'b'], 2, ['a'], ['b']));
+  });
+
   it('quotes identifiers with backticks', () => {
     expect(mysqlDialect.id('SCP_channel')).toBe('`SCP_channel`');
   });
@@ -40,6 +45,16 @@ describe('sqliteDialect', () => {
   it('updates every listed column', () => {
     expect(sqliteDialect.upsert('t', ['a', 'b', 'c'], 1, ['a'], ['b', 'c'])).toBe(
       'INSERT INTO "t" ("a", "b", "c") VALUES (?, ?, ?) ON CONFLICT ("a") DO UPDATE SET "b" = excluded."b", "c" = excluded."c"',
+    );
+  });
+
+  it('pads batch sizes to a few fixed shapes', () => {
+    expect([1, 2, 3, 9, 65, 257, 500, 501, 1200].map((n) => sqliteDialect.shape(n))).toEqual([1, 2, 4, 16, 128, 500, 500, 1000, 1500]);
+  });
+
+  it('writes a shaped upsert that skips the rows whose first column is NULL', () => {
+    expect(sqliteDialect.upsertShaped('t', ['a', 'b'], 2, ['a'], ['b'])).toBe(
+      'INSERT INTO "t" ("a", "b") SELECT * FROM (VALUES (?, ?), (?, ?)) WHERE column1 IS NOT NULL ON CONFLICT ("a") DO UPDATE SET "b" = excluded."b"',
     );
   });
 
