@@ -1,7 +1,7 @@
 import type { PresenceSession, SessionStatus, SocketRow, UsercountType, WriteBatch } from '../presence.types.js';
 import { decodeSessionState } from '../state/session-state.encode.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { CHUNK, chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { CHUNK, chunks, inList, pairList, shape, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
@@ -10,7 +10,7 @@ const ROW_COLUMNS = [
 ] as const;
 const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
 const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status', 'SCP_state'] as const;
-/** The params of a row that is padding (see SqlDialect.shape): its NULL socket id makes the upsert skip it. */
+/** The params of a row that is padding (see `shape` in sql.helpers): its NULL socket id makes the upsert skip it. */
 const PADDING_ROW: readonly null[] = ROW_COLUMNS.map(() => null);
 
 /** A batch's rows as upsert params (see `rowsOf`); `count` rows in all, padding not counted. */
@@ -75,7 +75,7 @@ export class SocketsTable {
       for (const channel of channels) put(socket, connected, channel, null, null);
     }
     if (inPart > 0) {
-      for (let i = inPart; i < dialect.shape(inPart); i++) part.push(...PADDING_ROW);
+      for (let i = inPart, size = shape(dialect, inPart); i < size; i++) part.push(...PADDING_ROW);
       parts.push(part);
     }
     return { count, parts };
@@ -90,8 +90,8 @@ export class SocketsTable {
 
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
     for (const part of chunks(socketIds)) {
-      // Padded with NULLs, which no IN list matches (see SqlDialect.shape).
-      const params = padded(part, this.sql.dialect.shape(part.length));
+      // Padded with NULLs, which no IN list matches (see `shape` in sql.helpers).
+      const params = padded(part, shape(this.sql.dialect, part.length));
       await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(params)}`, params);
     }
   }
@@ -100,9 +100,9 @@ export class SocketsTable {
   async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
     let deleted = 0;
     for (const part of chunks(keys)) {
-      const shape = this.sql.dialect.shape(part.length);
-      const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * shape);
-      deleted += await tx.exec(`DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', shape)}`, params);
+      const size = shape(this.sql.dialect, part.length);
+      const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * size);
+      deleted += await tx.exec(`DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', size)}`, params);
     }
     return deleted;
   }
@@ -190,7 +190,7 @@ export class SocketsTable {
 
   /** Per user with a session: how many of their sessions are online, and how many there are. */
   sessionCounts(tx: Tx, users: string[]): Promise<Array<{ SCP_user_id: string; online: SqlNumber; n: SqlNumber }>> {
-    const ids = padded(users, this.sql.dialect.shape(users.length));
+    const ids = padded(users, shape(this.sql.dialect, users.length));
     return tx.rows(
       `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
        FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(ids)} GROUP BY SCP_user_id`,
@@ -203,7 +203,7 @@ export class SocketsTable {
    * presence row, the only one that holds it): what channel members are aggregated from.
    */
   channelSessions(tx: Tx, users: string[]): Promise<Array<{ SCP_channel: string; SCP_user_id: string; SCP_status: SessionStatus; SCP_state: string | null }>> {
-    const ids = padded(users, this.sql.dialect.shape(users.length));
+    const ids = padded(users, shape(this.sql.dialect, users.length));
     return tx.rows(
       `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
        FROM ${this.table} c LEFT JOIN ${this.table} p ON p.SCP_socket_id = c.SCP_socket_id AND p.SCP_channel = ?

@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
 import { UNSUPPORTED_DATABASE } from '../presence.messages.js';
-import { CHUNK } from './sql.helpers.js';
 
 /** The few places where MySQL/MariaDB and SQLite SQL differ. Only the store and its migration use this. */
 export interface SqlDialect {
@@ -9,13 +8,12 @@ export interface SqlDialect {
   /** `INSERT … VALUES (…),(…)` that, where `conflict` already exists, sets the `update` columns to the incoming values. */
   upsert(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
   /**
-   * How many rows (or ids) a statement for `rows` of them is written with; the params beyond `rows` are NULLs.
-   * SQLite prepares each distinct text once and keeps it: a few fixed shapes are prepared once per process,
-   * where every other batch size would be a new prepared statement. MySQL statements go as text, unprepared,
-   * so there it is `rows` (padding would only add bytes).
+   * Whether statements are padded to a few fixed shapes (see `shape` in sql.helpers). SQLite prepares each
+   * distinct text and keeps it, so each shape is prepared once, where every other batch size would be a new
+   * prepared statement. MySQL statements go as text, unprepared: padding would only add bytes.
    */
-  shape(rows: number): number;
-  /** Like `upsert`, for `shape(rows)` value rows: those whose first column is NULL are padding, and skipped. */
+  readonly shaped: boolean;
+  /** Like `upsert`, for value rows padded to a shape: those whose first column is NULL are padding, and skipped. */
   upsertShaped(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
   /** Inserts `rows` keys with counter 1, or adds 1 to the counter of those that exist; each key is followed by its param for `changed`, a time column. */
   upsertCounter(table: string, key: string, counter: string, rows: number, changed: string): string;
@@ -38,9 +36,6 @@ const placeholders = (columns: number, rows: number) => {
   return `${`${row}, `.repeat(rows - 1)}${row}`;
 };
 
-/** SQLite's statement shapes (see `shape`): powers of two up to CHUNK, then multiples of CHUNK; at most half is padding. */
-const SQLITE_SHAPES = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
-
 const mysqlId = (name: string) => `\`${name}\``;
 const sqliteId = (name: string) => `"${name}"`;
 
@@ -52,7 +47,7 @@ export const mysqlDialect: SqlDialect = {
   kind: 'mysql',
   id: mysqlId,
   upsert: mysqlUpsert,
-  shape: (rows) => rows,
+  shaped: false,
   upsertShaped: mysqlUpsert,
   upsertCounter: (table, key, counter, rows, changed) =>
     `INSERT INTO ${mysqlId(table)} (${mysqlId(key)}, ${mysqlId(counter)}, ${mysqlId(changed)}) VALUES ${new Array(rows).fill('(?, 1, ?)').join(', ')} ` +
@@ -69,7 +64,7 @@ export const sqliteDialect: SqlDialect = {
   upsert: (table, columns, rows, conflict, update) =>
     `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
     `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
-  shape: (rows) => SQLITE_SHAPES.find((size) => size >= rows) ?? Math.ceil(rows / CHUNK) * CHUNK,
+  shaped: true,
   // The WHERE drops the padding; it is also what lets SQLite parse ON CONFLICT after a SELECT.
   upsertShaped: (table, columns, rows, conflict, update) =>
     `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) SELECT * FROM (VALUES ${placeholders(columns.length, rows)}) WHERE column1 IS NOT NULL ` +

@@ -19,6 +19,15 @@ export interface SqlContext {
 /** Rows per INSERT and ids per DELETE: far below both servers' placeholder limits. */
 export const CHUNK = 500;
 
+/** The statement shapes of a `shaped` dialect: powers of two up to CHUNK, then multiples of CHUNK; at most half is padding. */
+const SHAPES = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
+
+/** How many rows (or ids) a statement for `rows` of them is written with; the params beyond `rows` are NULLs. */
+export function shape(dialect: SqlDialect, rows: number): number {
+  if (!dialect.shaped) return rows;
+  return SHAPES.find((size) => size >= rows) ?? Math.ceil(rows / CHUNK) * CHUNK;
+}
+
 export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
