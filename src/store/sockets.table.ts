@@ -1,7 +1,7 @@
-import type { PresenceSession, SessionStatus, UsercountType, WriteBatch } from '../presence.types.js';
+import type { PresenceSession, SessionStatus, SocketRow, UsercountType, WriteBatch } from '../presence.types.js';
 import { decodeSessionState } from '../state/session-state.encode.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { PREFIX_CHUNK, chunks, inList, pairList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { CHUNK, PREFIX_CHUNK, chunks, inList, pairList, shape, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { RecordEnded } from './history.table.js';
 
 const ROW_COLUMNS = [
@@ -10,6 +10,22 @@ const ROW_COLUMNS = [
 ] as const;
 const ROW_KEY = ['SCP_socket_id', 'SCP_channel'] as const;
 const ROW_UPDATE = ['SCP_user_id', 'SCP_updated', 'SCP_authToken', 'SCP_ip', 'SCP_origin', 'SCP_instance_id', 'SCP_status', 'SCP_state'] as const;
+/** The params of a row that is padding (see `shape` in sql.helpers): its NULL socket id makes the upsert skip it. */
+const PADDING_ROW: readonly null[] = ROW_COLUMNS.map(() => null);
+
+/** A batch's rows as upsert params (see `rowsOf`); `count` rows in all, padding not counted. */
+export interface SocketRows {
+  count: number;
+  parts: unknown[][];
+}
+
+/** `items` followed by NULLs up to `length`. */
+function padded<T>(items: T[], length: number): Array<T | null> {
+  if (items.length >= length) return items;
+  const out: Array<T | null> = items.slice();
+  while (out.length < length) out.push(null);
+  return out;
+}
 
 /** A user's sessions: how many are online, and how many there are (MySQL returns the sums as strings). */
 export type SessionCount = { SCP_user_id: string; online: SqlNumber; n: SqlNumber };
@@ -33,42 +49,64 @@ export class SocketsTable {
     return this.sql.t('sockets');
   }
 
-  /** The rows of a batch, one per (socket, channel), as upsert parameters. */
-  rowsOf(batch: WriteBatch, instanceId: string, now: Date): unknown[][] {
+  /**
+   * The rows of a batch, one per (socket, channel), as the params of the upsert statements: one flat list per
+   * statement, padded to the dialect's shape. Built straight into those lists, without an array per row.
+   */
+  rowsOf(batch: WriteBatch, instanceId: string, now: Date): SocketRows {
     const updated = toSqlTime(now);
-    const rows: unknown[][] = [];
+    const { presenceChannel, dialect } = this.sql;
+    const parts: unknown[][] = [];
+    let part: unknown[] = [];
+    let inPart = 0;
+    let count = 0;
+    const put = (socket: SocketRow, connected: string, channel: string, authToken: string | null, state: string | null) => {
+      if (inPart === CHUNK) {
+        parts.push(part);
+        part = [];
+        inPart = 0;
+      }
+      part.push(socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId, socket.status, connected, state);
+      inPart++;
+      count++;
+    };
     for (const { socket, presence, channels } of batch.upserts) {
+      const connected = toSqlTime(socket.connectedAt);
       // The token's JSON and the session state go on the presence row only: copied into every channel row, one
       // socket with a large token and many subscriptions would store it thousands of times.
-      const base = (channel: string, authToken: string | null, state: string | null) => [
-        socket.socketId, socket.userId, channel, updated, authToken, socket.ip, socket.origin, instanceId,
-        socket.status, toSqlTime(socket.connectedAt), state,
-      ];
-      if (presence) rows.push(base(this.sql.presenceChannel, socket.authToken, socket.state));
-      for (const channel of channels) rows.push(base(channel, null, null));
+      if (presence) put(socket, connected, presenceChannel, socket.authToken, socket.state);
+      for (const channel of channels) put(socket, connected, channel, null, null);
     }
-    return rows;
+    if (inPart > 0) {
+      for (let i = inPart, size = shape(dialect, inPart); i < size; i++) part.push(...PADDING_ROW);
+      parts.push(part);
+    }
+    return { count, parts };
   }
 
-  async upsert(tx: Tx, rows: unknown[][]): Promise<void> {
-    for (const part of chunks(rows)) {
-      await tx.exec(this.sql.dialect.upsert(this.sql.tables.sockets, ROW_COLUMNS, part.length, ROW_KEY, ROW_UPDATE), part.flat());
+  async upsert(tx: Tx, rows: SocketRows): Promise<void> {
+    const { dialect, tables } = this.sql;
+    for (const part of rows.parts) {
+      await tx.exec(dialect.upsertShaped(tables.sockets, ROW_COLUMNS, part.length / ROW_COLUMNS.length, ROW_KEY, ROW_UPDATE), part);
     }
   }
 
   /** Every row of these sockets. In parts of PREFIX_CHUNK ids, so that each is a range of the unique key. */
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
-    for (const part of chunks(socketIds, PREFIX_CHUNK)) await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(part)}`, part);
+    for (const part of chunks(socketIds, PREFIX_CHUNK)) {
+      // Padded with NULLs, which no IN list matches (see `shape` in sql.helpers).
+      const params = padded(part, shape(this.sql.dialect, part.length));
+      await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(params)}`, params);
+    }
   }
 
   /** Deletes single (socket, channel) rows; returns how many went. */
   async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
     let deleted = 0;
     for (const part of chunks(keys)) {
-      deleted += await tx.exec(
-        `DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', part.length)}`,
-        part.flatMap((r) => [r.socketId, r.channel]),
-      );
+      const size = shape(this.sql.dialect, part.length);
+      const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * size);
+      deleted += await tx.exec(`DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', size)}`, params);
     }
     return deleted;
   }
@@ -78,8 +116,11 @@ export class SocketsTable {
    * Compared by key, not by time, so a heartbeat that refreshed the ghosts meanwhile cannot save them.
    * Returns the number of rows deleted, and adds the ghosts' users to `users`.
    */
-  async deleteGhosts(tx: Tx, instanceId: string, written: unknown[][], users: Set<string>, ended?: RecordEnded): Promise<number> {
-    const kept = new Set(written.map((row) => `${row[0]}\u0000${row[2]}`));
+  async deleteGhosts(tx: Tx, instanceId: string, written: SocketRows, users: Set<string>, ended?: RecordEnded): Promise<number> {
+    const kept = new Set<string>();
+    for (const part of written.parts) {
+      for (let i = 0; i < part.length && part[i] !== null; i += ROW_COLUMNS.length) kept.add(`${part[i]}\u0000${part[i + 2]}`);
+    }
     const mine = await tx.rows<{ SCP_socket_id: string; SCP_channel: string; SCP_user_id: string | null }>(
       `SELECT SCP_socket_id, SCP_channel, SCP_user_id FROM ${this.table} WHERE SCP_instance_id = ?`,
       [instanceId],
@@ -159,10 +200,11 @@ export class SocketsTable {
 
   /** The statement of `sessionCounts`, for a caller that reads it together with another in one statement. */
   sessionCountsQuery(users: string[]): { sql: string; params: unknown[] } {
+    const ids = padded(users, shape(this.sql.dialect, users.length));
     return {
       sql: `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
-       FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(users)} GROUP BY SCP_user_id`,
-      params: [this.sql.presenceChannel, ...users],
+       FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(ids)} GROUP BY SCP_user_id`,
+      params: [this.sql.presenceChannel, ...ids],
     };
   }
 
@@ -174,11 +216,12 @@ export class SocketsTable {
     // From the users' presence rows (the (channel, user) index) to their sockets' channel rows (the unique key):
     // no index starts with the user id, so asking for the channel rows by user id read the whole table. A channel
     // row whose presence row is gone is a stale leftover for GC, not a member.
+    const ids = padded(users, shape(this.sql.dialect, users.length));
     return tx.rows(
       `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
        FROM ${this.table} p JOIN ${this.table} c ON c.SCP_socket_id = p.SCP_socket_id AND c.SCP_channel <> ?
-       WHERE p.SCP_channel = ? AND p.SCP_user_id IN ${inList(users)}`,
-      [this.sql.presenceChannel, this.sql.presenceChannel, ...users],
+       WHERE p.SCP_channel = ? AND p.SCP_user_id IN ${inList(ids)}`,
+      [this.sql.presenceChannel, this.sql.presenceChannel, ...ids],
     );
   }
 

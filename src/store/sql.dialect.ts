@@ -7,6 +7,14 @@ export interface SqlDialect {
   id(name: string): string;
   /** `INSERT … VALUES (…),(…)` that, where `conflict` already exists, sets the `update` columns to the incoming values. */
   upsert(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
+  /**
+   * Whether statements are padded to a few fixed shapes (see `shape` in sql.helpers). SQLite prepares each
+   * distinct text and keeps it, so each shape is prepared once, where every other batch size would be a new
+   * prepared statement. MySQL statements go as text, unprepared: padding would only add bytes.
+   */
+  readonly shaped: boolean;
+  /** Like `upsert`, for value rows padded to a shape: those whose first column is NULL are padding, and skipped. */
+  upsertShaped(table: string, columns: readonly string[], rows: number, conflict: readonly string[], update: readonly string[]): string;
   /** Inserts `rows` keys with counter 1, or adds 1 to the counter of those that exist; each key is followed by its param for `changed`, a time column. */
   upsertCounter(table: string, key: string, counter: string, rows: number, changed: string): string;
   /** Deletes at most `limit` rows of `table` matching `where`: one bounded statement. */
@@ -24,19 +32,23 @@ function assignments(update: readonly string[], id: (name: string) => string, in
 }
 
 const placeholders = (columns: number, rows: number) => {
-  const row = `(${new Array(columns).fill('?').join(', ')})`;
-  return new Array(rows).fill(row).join(', ');
+  const row = `(${'?, '.repeat(columns - 1)}?)`;
+  return `${`${row}, `.repeat(rows - 1)}${row}`;
 };
 
 const mysqlId = (name: string) => `\`${name}\``;
 const sqliteId = (name: string) => `"${name}"`;
 
+const mysqlUpsert: SqlDialect['upsert'] = (table, columns, rows, _conflict, update) =>
+  `INSERT INTO ${mysqlId(table)} (${columns.map(mysqlId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
+  `ON DUPLICATE KEY UPDATE ${assignments(update, mysqlId, (c) => `VALUES(${mysqlId(c)})`)}`;
+
 export const mysqlDialect: SqlDialect = {
   kind: 'mysql',
   id: mysqlId,
-  upsert: (table, columns, rows, _conflict, update) =>
-    `INSERT INTO ${mysqlId(table)} (${columns.map(mysqlId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
-    `ON DUPLICATE KEY UPDATE ${assignments(update, mysqlId, (c) => `VALUES(${mysqlId(c)})`)}`,
+  upsert: mysqlUpsert,
+  shaped: false,
+  upsertShaped: mysqlUpsert,
   upsertCounter: (table, key, counter, rows, changed) =>
     `INSERT INTO ${mysqlId(table)} (${mysqlId(key)}, ${mysqlId(counter)}, ${mysqlId(changed)}) VALUES ${new Array(rows).fill('(?, 1, ?)').join(', ')} ` +
     `ON DUPLICATE KEY UPDATE ${mysqlId(counter)} = ${mysqlId(counter)} + 1, ${mysqlId(changed)} = VALUES(${mysqlId(changed)})`,
@@ -51,6 +63,11 @@ export const sqliteDialect: SqlDialect = {
   id: sqliteId,
   upsert: (table, columns, rows, conflict, update) =>
     `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) VALUES ${placeholders(columns.length, rows)} ` +
+    `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
+  shaped: true,
+  // The WHERE drops the padding; it is also what lets SQLite parse ON CONFLICT after a SELECT.
+  upsertShaped: (table, columns, rows, conflict, update) =>
+    `INSERT INTO ${sqliteId(table)} (${columns.map(sqliteId).join(', ')}) SELECT * FROM (VALUES ${placeholders(columns.length, rows)}) WHERE column1 IS NOT NULL ` +
     `ON CONFLICT (${conflict.map(sqliteId).join(', ')}) DO UPDATE SET ${assignments(update, sqliteId, (c) => `excluded.${sqliteId(c)}`)}`,
   upsertCounter: (table, key, counter, rows, changed) =>
     `INSERT INTO ${sqliteId(table)} (${sqliteId(key)}, ${sqliteId(counter)}, ${sqliteId(changed)}) VALUES ${new Array(rows).fill('(?, 1, ?)').join(', ')} ` +

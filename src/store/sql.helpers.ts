@@ -29,6 +29,15 @@ export const CHUNK = 500;
  */
 export const PREFIX_CHUNK = 100;
 
+/** The statement shapes of a `shaped` dialect: powers of two up to CHUNK, then multiples of CHUNK; at most half is padding. */
+const SHAPES = [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK];
+
+/** How many rows (or ids) a statement for `rows` of them is written with; the params beyond `rows` are NULLs. */
+export function shape(dialect: SqlDialect, rows: number): number {
+  if (!dialect.shaped) return rows;
+  return SHAPES.find((size) => size >= rows) ?? Math.ceil(rows / CHUNK) * CHUNK;
+}
+
 export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -37,12 +46,13 @@ export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 
 /** `(?, ?, …)` with one placeholder per item, for `column IN ${inList(items)}`. */
 export function inList(items: readonly unknown[]): string {
-  return `(${items.map(() => '?').join(', ')})`;
+  return `(${'?, '.repeat(Math.max(items.length - 1, 0))}${items.length > 0 ? '?' : ''})`;
 }
 
 /** `(a = ? AND b = ?) OR …` for `count` pairs of two key columns, with the params in the same order. */
 export function pairList(first: string, second: string, count: number): string {
-  return new Array(count).fill(`(${first} = ? AND ${second} = ?)`).join(' OR ');
+  const pair = `(${first} = ? AND ${second} = ?)`;
+  return count > 0 ? `${`${pair} OR `.repeat(count - 1)}${pair}` : '';
 }
 
 /** A count read back from either driver (MySQL returns strings for SUM and COUNT, SQLite numbers). */

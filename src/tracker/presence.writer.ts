@@ -282,7 +282,7 @@ function firstOf(set: ReadonlySet<string>, n: number): string[] {
   return out;
 }
 
-/** What is kept of a socket once it is stored (see StoredSocket). */
-function storedOf({ authToken: _json, connectedAt: _at, ...kept }: SocketState): StoredSocket {
-  return kept;
+/** What is kept of a socket once it is stored (see StoredSocket); named, as in the diff's `row`. */
+function storedOf({ socketId, userId, token, ip, origin, status, channels, state }: SocketState): StoredSocket {
+  return { socketId, userId, token, ip, origin, status, channels, state };
 }

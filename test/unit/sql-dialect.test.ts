@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { dialectOf, fromSqlTime, mysqlDialect, sqliteDialect, toSqlTime } from '../../src/store/sql.dialect.js';
+import { shape } from '../../src/store/sql.helpers.js';
 
 const COLUMNS = ['SCP_socket_id', 'SCP_channel', 'SCP_updated'];
 const CONFLICT = ['SCP_socket_id', 'SCP_channel'];
@@ -18,6 +19,11 @@ describe('mysqlDialect', () => {
     expect(mysqlDialect.upsert('t', ['a', 'b', 'c'], 1, ['a'], ['b', 'c'])).toBe(
       'INSERT INTO `t` (`a`, `b`, `c`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `b` = VALUES(`b`), `c` = VALUES(`c`)',
     );
+  });
+
+  it('writes every batch size as it is, unpadded', () => {
+    expect([1, 3, 499, 500, 501].map((n) => shape(mysqlDialect, n))).toEqual([1, 3, 499, 500, 501]);
+    expect(mysqlDialect.upsertShaped('t', ['a', 'b'], 2, ['a'], ['b'])).toBe(mysqlDialect.upsert('t', ['a', 'b'], 2, ['a'], ['b']));
   });
 
   it('quotes identifiers with backticks', () => {
@@ -40,6 +46,16 @@ describe('sqliteDialect', () => {
   it('updates every listed column', () => {
     expect(sqliteDialect.upsert('t', ['a', 'b', 'c'], 1, ['a'], ['b', 'c'])).toBe(
       'INSERT INTO "t" ("a", "b", "c") VALUES (?, ?, ?) ON CONFLICT ("a") DO UPDATE SET "b" = excluded."b", "c" = excluded."c"',
+    );
+  });
+
+  it('pads batch sizes to a few fixed shapes', () => {
+    expect([1, 2, 3, 9, 65, 257, 500, 501, 1200].map((n) => shape(sqliteDialect, n))).toEqual([1, 2, 4, 16, 128, 500, 500, 1000, 1500]);
+  });
+
+  it('writes a shaped upsert that skips the rows whose first column is NULL', () => {
+    expect(sqliteDialect.upsertShaped('t', ['a', 'b'], 2, ['a'], ['b'])).toBe(
+      'INSERT INTO "t" ("a", "b") SELECT * FROM (VALUES (?, ?), (?, ?)) WHERE column1 IS NOT NULL ON CONFLICT ("a") DO UPDATE SET "b" = excluded."b"',
     );
   });
 
