@@ -70,7 +70,7 @@ export class PresenceHeartbeat {
 
   beat(): Promise<void> {
     this.beating ??= this.store
-      .heartbeat(this.instance, new Date())
+      .heartbeat(this.instance, new Date(), this.writer.storedRows)
       .then((refreshed) => {
         const now = Date.now();
         if (this.failing || now - this.renewedAt >= this.config.options.gc.thresholdMs) {
@@ -83,7 +83,7 @@ export class PresenceHeartbeat {
           this.logger.log('heartbeat succeeds again');
           // Rows may have been collected while this instance could not refresh them.
           this.writer.requestReconcile();
-        } else if (this.writer.storedRows !== undefined && refreshed !== this.writer.storedRows) {
+        } else if (refreshed !== undefined && this.writer.storedRows !== undefined && refreshed !== this.writer.storedRows) {
           // Fewer rows than this instance wrote: some were collected during a pause (or deleted by hand); more:
           // ghosts of sockets whose deletion was lost. Either way, rewrite what is live and drop the rest. The
           // same mismatch again right after that is one a rewrite cannot mend: it is not retried every beat.
@@ -92,7 +92,7 @@ export class PresenceHeartbeat {
           this.logger.warn(`heartbeat refreshed ${refreshed} rows where ${this.writer.storedRows} are stored: reconciling`);
           this.unmended = mismatch;
           this.writer.requestReconcile();
-        } else if (this.writer.storedRows !== undefined) {
+        } else if (refreshed !== undefined && this.writer.storedRows !== undefined) {
           this.unmended = undefined;
         }
       })

@@ -11,9 +11,9 @@ import { MembersTable } from './members.table.js';
 import { presenceMigrations } from './migrations/index.js';
 import { hasIndex } from './migrations/schema-probe.util.js';
 import { presenceTableNames, type PresenceTableNames } from './presence.tables.js';
-import { SocketsTable, type RemovedSocket } from './sockets.table.js';
+import { REFRESH_PART, SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
-import { CHUNK, PREFIX_CHUNK, type SqlContext, type Tx } from './sql.helpers.js';
+import { CHUNK, PREFIX_CHUNK, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
@@ -61,6 +61,8 @@ export class PresenceStore {
   private readonly sqliteQueue = new SerialQueue();
   /** Per instance id: the writes of that instance's own socket rows, one at a time (see `ownRows`). */
   private readonly ownRowQueues = new Map<string, SerialQueue>();
+  /** Calls of `write`: a heartbeat in parts tells by it whether flushes wrote between its parts. */
+  private writes = 0;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -144,6 +146,7 @@ export class PresenceStore {
     now: Date,
     options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean; lingering?: ReadonlyArray<{ channel: string; userId: string }> },
   ): Promise<Transitions & { ghosts: number }> {
+    this.writes++;
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
@@ -173,15 +176,27 @@ export class PresenceStore {
   // ---------------------------------------------------------------- instances (leases, cold start, reaping)
 
   /**
-   * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements, whatever the
-   * socket count. Returns how many socket rows were refreshed, so that rows lost behind the instance's back
-   * (collected during a long pause) can be noticed. The refresh waits for a write of this instance in
-   * progress (see `ownRows`); the lease row is no flush's, so it is renewed at once.
+   * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements while it has fewer
+   * than REFRESH_PART rows (as `expectedRows`, the rows its writer stored, says), else two per REFRESH_PART rows,
+   * each part a turn of its own between the instance's flushes (see `ownRows`); the lease row is no flush's, so it
+   * is renewed at once. Returns how many socket rows were refreshed, so that rows lost behind the instance's
+   * back (collected during a long pause) can be noticed; undefined when flushes wrote between the parts, as the
+   * count then matches no moment of the table.
    */
-  async heartbeat(instance: InstanceInfo, now: Date): Promise<number> {
+  async heartbeat(instance: InstanceInfo, now: Date, expectedRows?: number): Promise<number | undefined> {
     // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.
     await this.retrying(() => this.direct((tx) => this.instances.renew(tx, instance, now)));
-    return this.ownRows(instance.id, () => this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now))));
+    const whole = expectedRows !== undefined && expectedRows < REFRESH_PART;
+    const writes = this.writes;
+    let refreshed = 0;
+    let after: SqlNumber | null = null;
+    do {
+      const from: SqlNumber | null = after;
+      const part: { refreshed: number; next?: SqlNumber } = await this.ownRows(instance.id, () => this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now, from, whole))));
+      refreshed += part.refreshed;
+      after = part.next ?? null;
+    } while (after !== null);
+    return this.writes === writes ? refreshed : undefined;
   }
 
   /**

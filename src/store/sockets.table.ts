@@ -30,6 +30,12 @@ function padded<T>(items: T[], length: number): Array<T | null> {
 /** A user's sessions: how many are online, and how many there are (MySQL returns the sums as strings). */
 export type SessionCount = { SCP_user_id: string; online: SqlNumber; n: SqlNumber };
 
+/**
+ * Rows per heartbeat statement. An instance's refresh and its flushes take turns (see `ownRows` in
+ * presence.store.ts): one UPDATE of 48,000 rows held the flushes, and the offline hooks behind them, for 100 ms.
+ */
+export const REFRESH_PART = 20_000;
+
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
 
@@ -182,10 +188,26 @@ export class SocketsTable {
     return stale !== undefined;
   }
 
-  /** Refreshes SCP_updated of every row of an instance; returns how many rows that was. */
-  refresh(tx: Tx, instanceId: string, now: Date): Promise<number> {
+  /**
+   * Refreshes the instance's rows after `after` in SCP_id order (all of them with `after` null): up to
+   * REFRESH_PART rows, or all that are left with `whole`. Returns how many, and the SCP_id the next part starts
+   * after, if any is left. On the instance index, which holds SCP_id next to the instance id, the part's edge
+   * and the part itself are ranges.
+   */
+  async refresh(tx: Tx, instanceId: string, now: Date, after: SqlNumber | null, whole: boolean): Promise<{ refreshed: number; next?: SqlNumber }> {
     const hint = this.instanceIndex ? ` FORCE INDEX (${this.sql.dialect.id(this.instanceIndex)})` : '';
-    return tx.exec(`UPDATE ${this.table}${hint} SET SCP_updated = ? WHERE SCP_instance_id = ?`, [toSqlTime(now), instanceId]);
+    const from = after === null ? { sql: '', params: [] } : { sql: ' AND SCP_id > ?', params: [after] };
+    const [edge] = whole
+      ? []
+      : await tx.rows<{ id: SqlNumber }>(
+        `SELECT SCP_id AS id FROM ${this.table}${hint} WHERE SCP_instance_id = ?${from.sql} ORDER BY SCP_id LIMIT 1 OFFSET ${REFRESH_PART - 1}`,
+        [instanceId, ...from.params],
+      );
+    const refreshed = await tx.exec(
+      `UPDATE ${this.table}${hint} SET SCP_updated = ? WHERE SCP_instance_id = ?${from.sql}${edge ? ' AND SCP_id <= ?' : ''}`,
+      [toSqlTime(now), instanceId, ...from.params, ...(edge ? [edge.id] : [])],
+    );
+    return { refreshed, next: edge?.id };
   }
 
   deleteAll(tx: Tx): Promise<number> {

@@ -3,7 +3,7 @@ import { PresenceHeartbeat } from '../../src/cluster/presence-heartbeat.service.
 
 /** A heartbeat over a store that refreshes `refreshed` rows and a writer that believes it stored `stored`. */
 function heartbeat() {
-  const state = { refreshed: 0, stored: 0 as number | undefined, reconciles: 0, down: false };
+  const state = { refreshed: 0 as number | undefined, stored: 0 as number | undefined, reconciles: 0, down: false };
   const store = {
     heartbeat: async () => {
       if (state.down) throw new Error('connect ETIMEDOUT');
@@ -45,6 +45,13 @@ describe('PresenceHeartbeat, rows refreshed against rows stored', () => {
   it('does not count while writes are pending', async () => {
     const { beat, state } = heartbeat();
     Object.assign(state, { refreshed: 3, stored: undefined });
+    await beat.beat();
+    expect(state.reconciles).toBe(0);
+  });
+
+  it('does not count a refresh in parts that flushes wrote between', async () => {
+    const { beat, state } = heartbeat();
+    Object.assign(state, { refreshed: undefined, stored: 4 });
     await beat.beat();
     expect(state.reconciles).toBe(0);
   });
