@@ -11,14 +11,14 @@ import type { Cpu } from './measurements.js';
 import { BENCH_DIR, N, ROOT, idleCount, opts, speedup, started } from './options.js';
 import { STATE_SPREAD_MS, STATE_TIMES, type PlainRun, type PresenceRun, type ProfileSummary } from './runs.js';
 
-interface Stat {
+export interface Stat {
   median: number;
   min: number;
   max: number;
   n: number;
 }
 
-function stat(values: Array<number | undefined>): Stat | undefined {
+export function stat(values: Array<number | undefined>): Stat | undefined {
   const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const mid = Math.floor(v.length / 2);

@@ -100,7 +100,7 @@ export function scaleReport(points: ScalePoint[], env: ScaleReportEnv, charts: {
     `- date: ${new Date(env.started).toISOString()}; took ${((Date.now() - env.started) / 1000).toFixed(0)} s; command: \`${env.command}\``,
     `- node ${process.version}; ${cpus.length} cores (${cpus[0]?.model ?? 'unknown'}); MariaDB ${env.mariadbVersion}; open file limit (ulimit -n) ${env.openFiles}`,
     `- load average (1, 5, 15 min) at start ${env.load0.map((x) => x.toFixed(2)).join(', ')}, at end ${env.load1.map((x) => x.toFixed(2)).join(', ')}`,
-    `- per size: 1 run of each mode; ${opts.loadProcesses} load generator processes, each with its share of the sockets and of the ` +
+    `- per size: ${opts.runs === 1 ? '1 run' : `the median of ${opts.runs} runs`} of each mode; ${opts.loadProcesses} load generator processes, each with its share of the sockets and of the ` +
       `${opts.concurrency} connecting at a time; 2 channels per socket, 30 % set idle; hook latency at ${opts.hookRate} disconnects/s; no idle window`,
     '',
     ...rows,

@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- --scale`: the curve. One run of each mode (plain, SQLite, MariaDB) at each size of
- * `--scale-sockets` (default 1k, 4k, 16k), the same phases as the bench (runs.ts) but the idle window, with
+ * `npm run bench -- --scale`: the curve. `--runs` runs (default 1) of each mode (plain, SQLite, MariaDB) at each
+ * size of `--scale-sockets` (default 1k, 4k, 16k), each figure the median of its runs, the same phases as the bench (runs.ts) but the idle window, with
  * several load generator processes (`--load-processes`, default 3). The table goes into a section of its own in
  * bench/results.md (the rest of the file is kept), the charts into docs/ (see scale-report.ts).
  */
@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { N, opts, progress, setSockets } from './options.js';
 import { runPlain, runPresence, type PlainRun, type PresenceRun } from './runs.js';
+import { stat } from './report.js';
 
 export interface ScalePoint {
   sockets: number;
@@ -38,18 +39,40 @@ export async function runScale(errors: string[]): Promise<ScalePoint[]> {
       continue;
     }
     progress(`scale: ${N} sockets, ${opts.loadProcesses} load process(es)`);
-    for (const mode of opts.modes) {
-      try {
-        if (mode === 'plain') point.plain = await runPlain(i + 1);
-        else point[mode] = await runPresence(mode, i + 1, point.plain?.heapPerSocket);
-      } catch (error) {
-        const message = `${sockets} sockets, ${mode}: ${(error as Error).message}`;
-        errors.push(message);
-        progress(`ERROR ${message}`);
+    const runs: { plain: PlainRun[]; sqlite: PresenceRun[]; mariadb: PresenceRun[] } = { plain: [], sqlite: [], mariadb: [] };
+    for (let run = 1; run <= opts.runs; run++) {
+      const id = i * opts.runs + run;
+      for (const mode of opts.modes) {
+        try {
+          if (mode === 'plain') runs.plain.push(await runPlain(id));
+          else runs[mode].push(await runPresence(mode, id, runs.plain.at(-1)?.heapPerSocket));
+        } catch (error) {
+          const message = `${sockets} sockets, ${mode}, run ${run}: ${(error as Error).message}`;
+          errors.push(message);
+          progress(`ERROR ${message}`);
+        }
       }
     }
+    if (runs.plain.length > 0) point.plain = medianRun(runs.plain);
+    if (runs.sqlite.length > 0) point.sqlite = medianRun(runs.sqlite);
+    if (runs.mariadb.length > 0) point.mariadb = medianRun(runs.mariadb);
   }
   return points;
+}
+
+/**
+ * One run whose every number is the median of that number over `runs` (nested objects alike); whatever is not a
+ * number in every run (texts, lists) is the first run's.
+ */
+export function medianRun<T extends object>(runs: T[]): T {
+  if (runs.length === 1) return runs[0];
+  const out = { ...runs[0] } as Record<string, unknown>;
+  for (const key of Object.keys(out)) {
+    const values = runs.map((run) => (run as Record<string, unknown>)[key]);
+    if (values.every((v) => typeof v === 'number')) out[key] = stat(values as number[])?.median ?? values[0];
+    else if (values.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) out[key] = medianRun(values as object[]);
+  }
+  return out as T;
 }
 
 const BEGIN = '<!-- scale: written by npm run bench -- --scale -->';
