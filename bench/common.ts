@@ -6,10 +6,12 @@ import { createHmac } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 
 /**
- * Epoch milliseconds with sub-millisecond resolution. Every process derives it from the same system clock, so
- * a time taken in the load process can be compared with one taken in the server process.
+ * Epoch milliseconds of the system clock, read at the call, so that a time taken in the load process can be
+ * compared with one taken in the server or the driver. `performance.timeOrigin + performance.now()` is not that:
+ * each process fixes its origin when it starts, and a clock correction in between (on a freshly booted machine the
+ * clock was being corrected by more than 500 ms) leaves processes started before and after it that far apart.
  */
-export const now = (): number => performance.timeOrigin + performance.now();
+export const now = (): number => Date.now();
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -170,7 +170,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       'the fixed cost of Nest, TypeORM and the driver excluded by both subtractions. Target ≤ 1 KB.',
     `- [9], [10] another ${N} users connect; then the load process disconnects one socket every ${(1000 / opts.hookRate).toFixed(1)} ms ` +
       `(${opts.hookRate}/s on a fixed schedule) and records when it sent each disconnect; an @OnUserOffline() provider in the server records when the hook ran ` +
-      '(both clocks are `performance.timeOrigin + performance.now()` of one machine). Latency = hook time − send time, per user. Target p99 ≤ 100 ms.',
+      '(both read the system clock, `Date.now()`, of one machine). Latency = hook time − send time, per user. Target p99 ≤ 100 ms.',
     `- [11], [13] time from the end of the storm (the last subscribe acknowledged / the last disconnect sent) until a separate connection ` +
       `polling every ${opts.pollMs} ms sees exactly 3 rows per socket (1 presence + 2 channels) / no row. Target ≤ 1 s. ` +
       `[12], [14] until the published USERCOUNT (observed on the server's exchange) equals the number of users / 0. A join is published after ` +
