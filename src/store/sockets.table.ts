@@ -97,11 +97,15 @@ export class SocketsTable {
     }
   }
 
+  /** An IN list's values padded with NULLs, which it never matches, to the dialect's shape (see `shape`). */
+  private shapedList<T>(items: T[]): Array<T | null> {
+    return padded(items, shape(this.sql.dialect, items.length));
+  }
+
   /** Every row of these sockets. In parts of PREFIX_CHUNK ids, so that each is a range of the unique key. */
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
     for (const part of chunks(socketIds, PREFIX_CHUNK)) {
-      // Padded with NULLs, which no IN list matches (see `shape` in sql.helpers).
-      const params = padded(part, shape(this.sql.dialect, part.length));
+      const params = this.shapedList(part);
       await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(params)}`, params);
     }
   }
@@ -222,7 +226,7 @@ export class SocketsTable {
 
   /** The statement of `sessionCounts`, for a caller that reads it together with another in one statement. */
   sessionCountsQuery(users: string[]): { sql: string; params: unknown[] } {
-    const ids = padded(users, shape(this.sql.dialect, users.length));
+    const ids = this.shapedList(users);
     return {
       sql: `SELECT SCP_user_id, SUM(CASE WHEN SCP_status = 'online' THEN 1 ELSE 0 END) AS online, COUNT(*) AS n
        FROM ${this.table} WHERE SCP_channel = ? AND SCP_user_id IN ${inList(ids)} GROUP BY SCP_user_id`,
@@ -238,7 +242,7 @@ export class SocketsTable {
     // From the users' presence rows (the (channel, user) index) to their sockets' channel rows (the unique key):
     // no index starts with the user id, so asking for the channel rows by user id read the whole table. A channel
     // row whose presence row is gone is a stale leftover for GC, not a member.
-    const ids = padded(users, shape(this.sql.dialect, users.length));
+    const ids = this.shapedList(users);
     return tx.rows(
       `SELECT c.SCP_channel, c.SCP_user_id, c.SCP_status, p.SCP_state
        FROM ${this.table} p JOIN ${this.table} c ON c.SCP_socket_id = p.SCP_socket_id AND c.SCP_channel <> ?
