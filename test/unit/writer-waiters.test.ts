@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { AGServerSocket } from 'socketcluster-server';
+import { LiveSessions } from '../../src/tracker/live-sessions.registry.js';
+import { PresenceWriter } from '../../src/tracker/presence.writer.js';
+
+/** A writer over a store whose writes fail while `down`, with one open socket. */
+function writer() {
+  const state = { down: true, writes: 0 };
+  const store = {
+    write: async () => {
+      state.writes++;
+      if (state.down) throw new Error('connect ETIMEDOUT');
+      return { changes: [], deferred: [], channels: [], ghosts: 0 };
+    },
+  };
+  const effects = { apply: async () => undefined };
+  const options = { flushIntervalMs: 1, channelPresence: false, offlineGraceMs: 0, userIdField: 'user_id', presenceChannel: '#presence', storeAuthToken: false };
+  const sessions = new LiveSessions();
+  const w = new PresenceWriter({ options } as never, store as never, sessions, { id: 'i1' } as never, effects as never);
+  (w as unknown as { logger: object }).logger = { warn: () => undefined, log: () => undefined, error: () => undefined };
+  const socket = { id: 's1', authToken: { user_id: 'u1' }, state: 'open', OPEN: 'open', remoteAddress: '127.0.0.1', request: { headers: {} }, subscriptions: () => [] };
+  sessions.add(socket as unknown as AGServerSocket);
+  return { w, state };
+}
+
+describe('PresenceWriter, calls waiting on a write that fails', () => {
+  it('keeps every waiter of a failed flush, however many, and resolves them all once a write succeeds', async () => {
+    const { w, state } = writer();
+    w.touch('s1');
+    // More waiters than a function call takes arguments: a spread of them into unshift() overflowed the stack.
+    const waiting = Array.from({ length: 300_000 }, () => w.written());
+    let resolved = 0;
+    for (const p of waiting) void p.then(() => resolved++);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(state.writes).toBeGreaterThan(0);
+    expect(resolved).toBe(0);
+
+    state.down = false;
+    await Promise.all(waiting);
+    expect(resolved).toBe(300_000);
+    w.stop();
+  });
+});
