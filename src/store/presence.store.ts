@@ -11,7 +11,7 @@ import { MembersTable } from './members.table.js';
 import { presenceMigrations } from './migrations/index.js';
 import { hasIndex } from './migrations/schema-probe.util.js';
 import { presenceTableNames, type PresenceTableNames } from './presence.tables.js';
-import { REFRESH_PART, SocketsTable, type RemovedSocket } from './sockets.table.js';
+import { REFRESH_PART, REFRESH_PART_BUSY, SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
 import { CHUNK, PREFIX_CHUNK, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import { evict, isDeadConnection, within } from './connection.bound.js';
@@ -36,6 +36,8 @@ const HELD_SWEEP_LIMIT = 500;
 type EndedMembership = (channel: string, userId: string) => boolean;
 const memberKey = (channel: string, userId: string) => `${channel}\u0000${userId}`;
 
+/** A heartbeat this soon after a flush refreshes in parts of REFRESH_PART_BUSY rows. */
+const REFRESH_BUSY_MS = 1000;
 /** MySQL errors after which the same transaction simply runs again. */
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const NO_TRANSITIONS: Transitions = { changes: [], deferred: [], channels: [] };
@@ -63,6 +65,8 @@ export class PresenceStore {
   private readonly ownRowQueues = new Map<string, SerialQueue>();
   /** Calls of `write`: a heartbeat in parts tells by it whether flushes wrote between its parts. */
   private writes = 0;
+  /** When `write` was last called: a heartbeat while flushes come goes in short parts. */
+  private lastWriteAt = 0;
 
   constructor(
     private readonly config: PresenceConfig,
@@ -147,6 +151,7 @@ export class PresenceStore {
     options: { users: Iterable<string>; deferOffline: boolean; reconcile?: boolean; lingering?: ReadonlyArray<{ channel: string; userId: string }> },
   ): Promise<Transitions & { ghosts: number }> {
     this.writes++;
+    this.lastWriteAt = Date.now();
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
@@ -179,22 +184,30 @@ export class PresenceStore {
    * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements while it has fewer
    * than REFRESH_PART rows (as `expectedRows`, the rows its writer stored, says), else two per REFRESH_PART rows,
    * each part a turn of its own between the instance's flushes (see `ownRows`); the lease row is no flush's, so it
-   * is renewed at once. Returns how many socket rows were refreshed, so that rows lost behind the instance's
+   * is renewed at once. While the instance flushes (a write within the last REFRESH_BUSY_MS), parts are of
+   * REFRESH_PART_BUSY rows, so that a flush waits for a short statement at most. Returns how many socket rows were refreshed, so that rows lost behind the instance's
    * back (collected during a long pause) can be noticed; undefined when flushes wrote between the parts, as the
    * count then matches no moment of the table.
    */
   async heartbeat(instance: InstanceInfo, now: Date, expectedRows?: number): Promise<number | undefined> {
     // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.
     await this.retrying(() => this.direct((tx) => this.instances.renew(tx, instance, now)));
-    const whole = expectedRows !== undefined && expectedRows < REFRESH_PART;
     const writes = this.writes;
     let refreshed = 0;
     let after: SqlNumber | null = null;
     do {
       const from: SqlNumber | null = after;
-      const part: { refreshed: number; next?: SqlNumber } = await this.ownRows(instance.id, () => this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now, from, whole))));
-      refreshed += part.refreshed;
-      after = part.next ?? null;
+      const done: { refreshed: number; next?: SqlNumber } = await this.ownRows(instance.id, () => {
+        // Sized at its turn: flushes may have begun (or ended) during the parts before it.
+        const size = Date.now() - this.lastWriteAt < REFRESH_BUSY_MS ? REFRESH_PART_BUSY : REFRESH_PART;
+        const part = from === null && expectedRows !== undefined && expectedRows < size ? 'whole' : size;
+        return this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now, from, part)));
+      });
+      refreshed += done.refreshed;
+      after = done.next ?? null;
+      // A turn of the event loop between parts: SQLite's statements run on it, and parts chained by promises
+      // alone ran back to back (200 ms at 16k sockets) before a flush's timer could fire and queue it between them.
+      if (after !== null) await new Promise((resolve) => setImmediate(resolve));
     } while (after !== null);
     return this.writes === writes ? refreshed : undefined;
   }

@@ -35,6 +35,11 @@ export type SessionCount = { SCP_user_id: string; online: SqlNumber; n: SqlNumbe
  * presence.store.ts): one UPDATE of 48,000 rows held the flushes, and the offline hooks behind them, for 100 ms.
  */
 export const REFRESH_PART = 20_000;
+/**
+ * Rows per heartbeat statement while the instance is flushing: each refreshed row also moves in the SCP_updated
+ * index, and on a busy 2-core machine a part of 20,000 rows took 250 ms, which a flush (and its hooks) waited out.
+ */
+export const REFRESH_PART_BUSY = 1000;
 
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
@@ -194,17 +199,17 @@ export class SocketsTable {
 
   /**
    * Refreshes the instance's rows after `after` in SCP_id order (all of them with `after` null): up to
-   * REFRESH_PART rows, or all that are left with `whole`. Returns how many, and the SCP_id the next part starts
+   * `part` rows, or all that are left with `whole`. Returns how many, and the SCP_id the next part starts
    * after, if any is left. On the instance index, which holds SCP_id next to the instance id, the part's edge
    * and the part itself are ranges.
    */
-  async refresh(tx: Tx, instanceId: string, now: Date, after: SqlNumber | null, whole: boolean): Promise<{ refreshed: number; next?: SqlNumber }> {
+  async refresh(tx: Tx, instanceId: string, now: Date, after: SqlNumber | null, part: number | 'whole'): Promise<{ refreshed: number; next?: SqlNumber }> {
     const hint = this.instanceIndex ? ` FORCE INDEX (${this.sql.dialect.id(this.instanceIndex)})` : '';
     const from = after === null ? { sql: '', params: [] } : { sql: ' AND SCP_id > ?', params: [after] };
-    const [edge] = whole
+    const [edge] = part === 'whole'
       ? []
       : await tx.rows<{ id: SqlNumber }>(
-        `SELECT SCP_id AS id FROM ${this.table}${hint} WHERE SCP_instance_id = ?${from.sql} ORDER BY SCP_id LIMIT 1 OFFSET ${REFRESH_PART - 1}`,
+        `SELECT SCP_id AS id FROM ${this.table}${hint} WHERE SCP_instance_id = ?${from.sql} ORDER BY SCP_id LIMIT 1 OFFSET ${part - 1}`,
         [instanceId, ...from.params],
       );
     const refreshed = await tx.exec(

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BACKENDS, databaseOptions, presenceTestBed } from '../support/presence-app.js';
 import { SqlStatementCounter } from '../support/sql-counter.js';
 import { PresenceStore, type SocketRecord } from '../../src/store/presence.store.js';
-import { REFRESH_PART } from '../../src/store/sockets.table.js';
+import { REFRESH_PART, REFRESH_PART_BUSY } from '../../src/store/sockets.table.js';
 import { toSqlTime } from '../../src/store/sql.dialect.js';
 
 const SOCKETS = 4000;
@@ -92,7 +92,7 @@ describe.each(BACKENDS)('a heartbeat during a large flush of the same instance (
     expect(Number(n)).toBe(0);
   });
 
-  it('refreshes more than REFRESH_PART rows in parts, and a flush that comes meanwhile is written between them', async () => {
+  it('refreshes in parts, short ones while flushes come, and a flush that comes meanwhile is written between them', async () => {
     const log = new Recorder();
     const ctx = await bed.start({ database: { ...databaseOptions(backend), logger: log } as never, usercount: false, gc: { enabled: false } });
     const store = ctx.app.get(PresenceStore);
@@ -102,11 +102,16 @@ describe.each(BACKENDS)('a heartbeat during a large flush of the same instance (
     await join(store, instance.id, all);
     const rows = sockets * 3;
 
-    // Nothing else writes: the parts add up to every row.
+    // Nothing else writes: the parts add up to every row. Right after flushes, the parts are short ones.
+    let from = log.sent.length;
     expect(await store.heartbeat(instance, new Date(), rows)).toBe(rows);
+    const updates = () => log.sent.slice(from).filter((s) => REFRESH.test(s.sql) && s.params.includes(instance.id)).length;
+    expect(updates()).toBe(Math.ceil(rows / REFRESH_PART_BUSY));
 
-    // A flush (10 sockets leave) asked for while the first part runs is written before the second.
-    const from = log.sent.length;
+    // After a second without flushes, parts are of REFRESH_PART rows; a flush (10 sockets leave) asked for while
+    // the first part runs is written before the second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    from = log.sent.length;
     const at = new Date(Date.now() + 1000);
     const leave = log.when(REFRESH, () =>
       store.write({ upserts: [], removedSockets: all.slice(0, 10).map((s) => s.socketId), removedChannels: [] }, instance.id, new Date(), {
@@ -129,5 +134,31 @@ describe.each(BACKENDS)('a heartbeat during a large flush of the same instance (
     const [{ n }] = await ctx.sql<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE SCP_instance_id = ? AND SCP_updated < ?`, [instance.id, toSqlTime(at)]);
     expect(Number(n)).toBe(0);
     expect(await store.heartbeat(instance, new Date(), rows - 30)).toBe(rows - 30);
+  });
+  it('lets a flush whose timer fires during a refresh in parts in between them', async () => {
+    const log = new Recorder();
+    const ctx = await bed.start({ database: { ...databaseOptions(backend), logger: log } as never, usercount: false, gc: { enabled: false } });
+    const store = ctx.app.get(PresenceStore);
+    const instance = { id: randomUUID(), host: 'test', pid: 1, startedAt: new Date() };
+    const all = Array.from({ length: 4 * REFRESH_PART_BUSY }, (_, i) => socket(i));
+    await join(store, instance.id, all);
+
+    // Right after flushes: parts of REFRESH_PART_BUSY rows, 12 of them. A timer set as the first is sent asks for a
+    // flush; SQLite runs its statements on the event loop, so only a turn of it between parts lets the timer fire.
+    const from = log.sent.length;
+    const leave = log.when(REFRESH, () =>
+      new Promise((resolve) => setTimeout(resolve, 0)).then(() =>
+        store.write({ upserts: [], removedSockets: [all[0].socketId], removedChannels: [] }, instance.id, new Date(), { users: [all[0].userId!], deferOffline: false }),
+      ),
+    );
+    await store.heartbeat(instance, new Date(), all.length * 3);
+    await (await leave);
+    const sent = log.sent.slice(from);
+    const refreshes = sent.flatMap((s, i) => (REFRESH.test(s.sql) && s.params.includes(instance.id) ? [i] : []));
+    const removal = sent.findIndex((s) => /^\s*DELETE/i.test(s.sql));
+    expect(refreshes.length).toBeGreaterThanOrEqual(12);
+    expect(removal).toBeGreaterThan(refreshes[0]);
+    expect(removal).toBeLessThan(refreshes[3]);
+    expect(log.failed).toEqual([]);
   });
 });
