@@ -131,7 +131,7 @@ export interface PresenceModuleOptions {
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
   /**
-   * Socket changes are written in one batch once they pause this long, and a change waits at most 3 × this for
+   * Socket changes are written in one batch once they pause this long, and a change waits at most 2 × this for
    * its batch to start (counted from the change, so a batch that built up during a long write starts as soon as
    * that write is done). Default 20 ms.
    */
