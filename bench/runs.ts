@@ -99,7 +99,7 @@ export interface PresenceRun extends PlainRun {
   idleWindowMs: number;
   /** MariaDB: server-wide Questions minus the module's own statements over the storm (other clients' work). */
   otherClientsStorm?: number;
-  /** State phase: N sockets each set their state STATE_TIMES times within STATE_SPREAD_MS. */
+  /** State phase: N sockets each set their state STATE_TIMES times within stateSpreadMs(N). */
   stateChanges: number;
   /** Statements per state change: the module's logger, and (MariaDB) the server's Questions. */
   statePerChangeLogger: number;
@@ -117,9 +117,14 @@ export interface PresenceRun extends PlainRun {
   stateHeapGrowth?: HeapSummary;
 }
 
-/** The state phase: every socket sets its state this many times within this many ms (a client typing). */
+/** The state phase: every socket sets its state this many times (a client typing) within `stateSpreadMs(N)`. */
 export const STATE_TIMES = 10;
-export const STATE_SPREAD_MS = 2000;
+/**
+ * Within 2 s, but no faster than 10,000 changes a second in all (the rate of the 2,000-socket bench): at 16k
+ * sockets, 80,000 calls a second kept the server's event loop busy for seconds, which the curve would then
+ * measure (every socket's ping timer re-phased to the end of the stall, so pings went out in bursts of 16k).
+ */
+export const stateSpreadMs = (sockets: number): number => Math.max(2000, ((sockets * STATE_TIMES) / 10_000) * 1000);
 
 
 /**
@@ -222,6 +227,9 @@ async function withPresenceServer<T>(
 }
 
 /** What a run without the idle-window phase (the curve) reports for it. */
+const noStatePhase = {
+  stateChanges: 0, statePerChangeLogger: NaN, stateKinds: { total: 0, kinds: {} }, stateStoredMs: NaN, stateLate: 0, heapPerSocketWithState: NaN, heapPerState: NaN,
+} satisfies Partial<PresenceRun>;
 const noIdlePhase = { idlePerMinLogger: NaN, idleKinds: { total: 0, kinds: {} }, idleWindowMs: 0 } satisfies Partial<PresenceRun>;
 
 export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plainHeap?: number): Promise<PresenceRun> {
@@ -291,26 +299,40 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await until('table exact for the hook group', waitFor(30_000), opts.pollMs, exactRows(3 * N, N));
       await sleep(200);
 
-      // session state: each socket of the hook group sets its state STATE_TIMES times within STATE_SPREAD_MS
-      const stateSnapshots = snapshotPaths(run, `${mode}-state`);
-      const withoutState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.base }, 120_000);
-      const stateSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
-      const sq0 = mode === 'mariadb' ? await db.questions() : 0;
-      const stateSent0 = db.sent; // from here on, every statement of this connection is subtracted
-      const finalState = JSON.stringify(benchState(STATE_TIMES));
-      const states = await load.request<StateResult>('state', { times: STATE_TIMES, durationMs: STATE_SPREAD_MS, timeoutMs: 60_000 }, 70_000);
-      // A late answer is the bound doing its work on an overloaded machine: the state is still written, which the
-      // poll below waits for. Any other failure is a refusal, which the bench's states must never get.
-      if (states.failed > states.late) throw new Error(`setState failed for ${states.failed - states.late} calls: ${states.errors.join('; ')}`);
-      if (states.late > 0) progress(`${label} run ${run}: ${states.late} of ${states.calls} setState calls answered late: ${states.errors[0]}`);
-      const statesStored = await until('every state stored', 30_000, opts.pollMs, async () => (await db.withState(table, finalState)) === N);
-      await sleep(300); // trailing statements of the last flush
-      const stateOwn = db.sent - stateSent0;
-      const sq1 = mode === 'mariadb' ? await db.questions() : 0;
-      const stateKinds = diffCounters(stateSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
-      const withState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.loaded }, 120_000);
-      if (withState.clients !== N) throw new Error(`presence server holds ${withState.clients} sockets with state, expected ${N}`);
-      const stateChanges = N * STATE_TIMES;
+      // session state: each socket of the hook group sets its state STATE_TIMES times within stateSpreadMs(N)
+      const statePhase = async () => {
+        const stateSnapshots = snapshotPaths(run, `${mode}-state`);
+        const withoutState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.base }, 120_000);
+        const stateSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
+        const sq0 = mode === 'mariadb' ? await db.questions() : 0;
+        const stateSent0 = db.sent; // from here on, every statement of this connection is subtracted
+        const finalState = JSON.stringify(benchState(STATE_TIMES));
+        const states = await load.request<StateResult>('state', { times: STATE_TIMES, durationMs: stateSpreadMs(N), timeoutMs: stateSpreadMs(N) + 60_000 }, stateSpreadMs(N) + 70_000);
+        // A late answer is the bound doing its work on an overloaded machine: the state is still written, which the
+        // poll below waits for. Any other failure is a refusal, which the bench's states must never get.
+        if (states.failed > states.late) throw new Error(`setState failed for ${states.failed - states.late} calls: ${states.errors.join('; ')}`);
+        if (states.late > 0) progress(`${label} run ${run}: ${states.late} of ${states.calls} setState calls answered late: ${states.errors[0]}`);
+        const statesStored = await until('every state stored', 30_000, opts.pollMs, async () => (await db.withState(table, finalState)) === N);
+        await sleep(300); // trailing statements of the last flush
+        const stateOwn = db.sent - stateSent0;
+        const sq1 = mode === 'mariadb' ? await db.questions() : 0;
+        const stateKinds = diffCounters(stateSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
+        const withState = await server.peer.request<HeapReading>('heap', { snapshot: stateSnapshots.loaded }, 120_000);
+        if (withState.clients !== N) throw new Error(`presence server holds ${withState.clients} sockets with state, expected ${N}`);
+        const stateChanges = N * STATE_TIMES;
+        return {
+          stateChanges,
+          statePerChangeLogger: stateKinds.total / stateChanges,
+          statePerChangeQuestions: mode === 'mariadb' ? (sq1 - sq0 - stateOwn - perRead) / stateChanges : undefined,
+          stateKinds,
+          stateStoredMs: statesStored - states.t0,
+          stateLate: states.late,
+          heapPerSocketWithState: (withState.heapUsed - base.heapUsed) / N,
+          heapPerState: (withState.heapUsed - withoutState.heapUsed) / N,
+          stateHeapGrowth: heapGrowth(stateSnapshots),
+        };
+      };
+      const stateResult = opts.statePhase ? await statePhase() : noStatePhase;
 
       const hookSql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const pacedMs = (N / opts.hookRate) * 1000;
@@ -357,15 +379,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         hookInServerP50: percentile(inServer, 50),
         hookInServerP99: percentile(inServer, 99),
         hookKinds,
-        stateChanges,
-        statePerChangeLogger: stateKinds.total / stateChanges,
-        statePerChangeQuestions: mode === 'mariadb' ? (sq1 - sq0 - stateOwn - perRead) / stateChanges : undefined,
-        stateKinds,
-        stateStoredMs: statesStored - states.t0,
-        stateLate: states.late,
-        heapPerSocketWithState: (withState.heapUsed - base.heapUsed) / N,
-        heapPerState: (withState.heapUsed - withoutState.heapUsed) / N,
-        stateHeapGrowth: heapGrowth(stateSnapshots),
+        ...stateResult,
       };
     });
 
@@ -413,8 +427,8 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
         (opts.idlePhase ? `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` : '') +
         `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +
-        `${(result.statePerChangeQuestions ?? result.statePerChangeLogger).toFixed(3)} stmts/state change, ` +
-        `heap with state ${result.heapPerSocketWithState.toFixed(0)} B/socket, ` +
+        (opts.statePhase ? `${(result.statePerChangeQuestions ?? result.statePerChangeLogger).toFixed(3)} stmts/state change, ` : '') +
+        (opts.statePhase ? `heap with state ${result.heapPerSocketWithState.toFixed(0)} B/socket, ` : '') +
         `hook p99 ${result.hookP99.toFixed(1)} ms, table exact ${result.tableExactConnectMs.toFixed(0)} / ${result.tableExactDisconnectMs.toFixed(0)} ms`,
     );
     return result;
