@@ -1,7 +1,7 @@
 import type { StatusChange, UserStatus } from '../presence.types.js';
 import { aggregateStatus, decideTransitions } from '../state/status.aggregate.js';
 import { fromSqlTime, toSqlTime } from './sql.dialect.js';
-import { PREFIX_CHUNK, chunks, inList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
+import { CHUNK, chunks, inList, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
 import type { SessionCount, SocketsTable } from './sockets.table.js';
 
 const STATUS_COLUMNS = ['SCP_user_id', 'SCP_status', 'SCP_changed', 'SCP_last_seen'] as const;
@@ -40,8 +40,9 @@ export class StatusTable {
   async transitions(tx: Tx, userIds: string[], now: Date, deferOffline: boolean): Promise<{ changes: StatusChange[]; deferred: string[] }> {
     const result = { changes: [] as StatusChange[], deferred: [] as string[] };
     const at = toSqlTime(now);
-    // PREFIX_CHUNK: the sessions are counted by user id on the (channel, user) index.
-    for (const users of chunks([...new Set(userIds)].sort(), PREFIX_CHUNK)) {
+    // The status rows by primary key, CHUNK users at a time; their sessions are counted in one statement too
+    // (see sessionCountsQuery).
+    for (const users of chunks([...new Set(userIds)].sort(), CHUNK)) {
       const { current, sessions, missing } = this.sql.dialect.kind === 'sqlite' ? await this.readTogether(tx, users, at) : await this.lockThenCount(tx, users, at);
       const live = new Map(sessions.map((s) => [s.SCP_user_id, aggregateStatus(Number(s.online), Number(s.n))] as const));
       const decision = decideTransitions(current.map((row) => ({ userId: row.SCP_user_id, status: row.SCP_status })), live, deferOffline);

@@ -8,6 +8,8 @@ import { BACKENDS, MYSQL_URL, dropTables, eventually, startPresenceApp, uniqueTa
 import { connectClient, disconnectAll } from '../support/clients.js';
 import { StatementLog, explain } from '../support/sql-counter.js';
 import type { AGClientSocket } from 'socketcluster-client';
+import { PresenceStore } from '../../src/store/presence.store.js';
+import { PREFIX_CHUNK } from '../../src/store/sql.helpers.js';
 
 const PRESENCE = '_SCPRESENCE';
 
@@ -140,6 +142,30 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       ctx = undefined;
       await dropTables(own);
     }
+  });
+
+  it("counts the sessions of a flush's users in one statement, each part of it by the (channel, user) index", async () => {
+    const log = new ParamLog();
+    const app = await start(log, uniqueTable('counts'));
+    await app.sql(`INSERT INTO \`${app.table}_instances\` VALUES ('busy', 'test', 1, '2099-01-01', '2099-01-01')`);
+    await fillSessions(app, app.table, 'busy', 10_000, 'NOW(3)');
+    await app.sql(`ANALYZE TABLE \`${app.table}\``);
+    // Then the table grows by more than its statistics know: 350 users of one flush, 5 more sessions of each.
+    const users = Array.from({ length: 350 }, (_, i) => `user-busy-${i + 1}`);
+    const socket = (u: string, k: number) => ({ socketId: `${u}/more-${k}`, userId: u, authToken: null, ip: null, origin: null, status: 'online' as const, connectedAt: new Date(), state: null });
+    const store = app.app.get(PresenceStore);
+    const from = log.sent.length;
+    await store.write({ upserts: users.flatMap((u) => [0, 1, 2, 3, 4].map((k) => ({ socket: socket(u, k), presence: true, channels: [] }))), removedSockets: [], removedChannels: [] }, 'busy', new Date(), {
+      users,
+      deferOffline: false,
+    });
+    const counts = log.sent.slice(from).filter(({ query }) => /GROUP BY SCP_user_id/.test(query));
+    expect(counts).toHaveLength(1);
+    const parts = counts[0].query.split('UNION ALL');
+    expect(parts).toHaveLength(Math.ceil(users.length / PREFIX_CHUNK));
+    for (const part of parts) expect(part.match(/\?/g)!.length).toBeLessThanOrEqual(PREFIX_CHUNK + 1);
+    const rows = await explain(app.sql, counts[0].query, counts[0].params);
+    for (const row of rows.filter((r) => r.table === app.table)) expect(row, counts[0].query).toMatchObject({ key: `IX_${app.table}_channel_user`, type: 'range' });
   });
 
   it('refreshes a table made without the instance index too, without the hint', async () => {
