@@ -54,23 +54,24 @@ export class PresenceTracker {
     this.host.procedures.add(this.procedures());
     this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
+    const leave = (socket: AGServerSocket) => this.writer.touch(socket.id, true);
     this.consume(server, 'subscription', touch);
     // Access to a channel's or a user's presence can end: leaving the channel, or becoming someone else (or no one).
     this.consume(server, 'unsubscription', (socket, { channel }) => {
-      touch(socket);
+      leave(socket);
       this.recheckAccess(socket, [channel as string]);
     });
-    const reauthenticated = (socket: AGServerSocket) => {
+    const reauthenticated = (mark: (socket: AGServerSocket) => void) => (socket: AGServerSocket) => {
       this.dropStateOfOtherUser(socket);
-      touch(socket);
+      mark(socket);
       this.recheckAccess(socket);
     };
-    this.consume(server, 'authentication', reauthenticated);
-    this.consume(server, 'deauthentication', reauthenticated);
+    this.consume(server, 'authentication', reauthenticated(touch));
+    this.consume(server, 'deauthentication', reauthenticated(leave));
     // 'closure' follows both 'disconnection' and 'connectionAbort', so it covers every way a socket ends.
     this.consume(server, 'closure', (socket) => {
       this.sessions.remove(socket.id);
-      this.writer.touch(socket.id);
+      leave(socket);
     });
     // Sockets that were already open when presence started (a server passed in, already in use).
     for (const socket of Object.values(server.clients)) this.connected(socket);

@@ -18,10 +18,13 @@ const MAX_BACKOFF_MS = 5000;
 export const MAX_FLUSH_SOCKETS = 2000;
 /**
  * A change waits at most this many `flushIntervalMs` for its flush to start (and for the previous one to end).
- * With 3, a steady 500 disconnects a second at 16k sockets left the offline hooks' p99 at 95 ms inside the
- * server on a 2-core machine, 60 of them waiting; 2 writes a flush every 40 ms at most, which the statements afford.
+ * A join (a connect, a subscribe, a login, a status or state) waits longer than a leave (a close, an unsubscribe,
+ * a logout), as sc-presence published joins late and leaves at once: a reconnect storm after a deploy is mostly
+ * joins, and a flush costs the same 6–7 statements whether it carries 30 sockets or 45; a leave is what ends
+ * someone's presence, and with 3 intervals a steady 500 disconnects a second at 16k sockets left the offline
+ * hooks' p99 at 95 ms inside the server on a 2-core machine, 60 of them waiting.
  */
-const MAX_WAIT_INTERVALS = 2;
+const MAX_WAIT_INTERVALS = { join: 3, leave: 2 };
 
 /**
  * Write-behind queue between the tracker and the store. Events only mark a socket dirty; a flush compares each
@@ -41,8 +44,9 @@ export class PresenceWriter {
   private flushing?: Promise<void>;
   private failures = 0;
   private lastTouch = 0;
-  /** When the oldest change not yet taken by a flush was made; undefined when there is none. */
+  /** When the oldest change, and the oldest leave, not yet taken by a flush was made; undefined when there is none. */
   private pendingSince?: number;
+  private leaveSince?: number;
   private reconcileNeeded = false;
   private stopped = false;
 
@@ -54,10 +58,12 @@ export class PresenceWriter {
     private readonly effects: CommitEffects,
   ) {}
 
-  touch(socketId: string): void {
+  /** Marks a socket changed; `leave` when the change may end a presence (see MAX_WAIT_INTERVALS). */
+  touch(socketId: string, leave = false): void {
     this.dirty.add(socketId);
     this.lastTouch = Date.now();
     this.pendingSince ??= this.lastTouch;
+    if (leave) this.leaveSince ??= this.lastTouch;
     this.schedule();
   }
 
@@ -116,15 +122,19 @@ export class PresenceWriter {
 
   /**
    * When the next flush starts, unless `delay` says (a retry's backoff, a reconcile at once): once changes pause
-   * for `flushIntervalMs`, or once the oldest change waiting has waited `MAX_WAIT_INTERVALS` × `flushIntervalMs`,
-   * whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
+   * for `flushIntervalMs`, or once the oldest change waiting has waited `MAX_WAIT_INTERVALS` × `flushIntervalMs`
+   * (3 for a join, 2 for a leave), whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
    * counts from its first change, so after a long flush it may start at once (group commit). A single event is
-   * written after one interval, a steady stream at least every 2 intervals, a storm in few large batches.
+   * written after one interval, a steady stream at least every 3 intervals (2 with leaves), a storm in few large batches.
    */
   private schedule(delay?: number): void {
     if (this.stopped || this.timer || this.flushing) return;
     const interval = this.config.options.flushIntervalMs;
-    const due = () => Math.min(this.lastTouch + interval, (this.pendingSince ?? Date.now()) + MAX_WAIT_INTERVALS * interval);
+    const due = () => Math.min(
+      this.lastTouch + interval,
+      (this.pendingSince ?? Date.now()) + MAX_WAIT_INTERVALS.join * interval,
+      (this.leaveSince ?? Infinity) + MAX_WAIT_INTERVALS.leave * interval,
+    );
     const fire = (wait: number) => {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -170,9 +180,11 @@ export class PresenceWriter {
     // wait of what is left.
     const waiters = more ? [] : this.waiters;
     const since = this.pendingSince;
+    const leaveSince = this.leaveSince;
     if (!more) {
       this.waiters = [];
       this.pendingSince = undefined;
+      this.leaveSince = undefined;
     }
     this.reconcileNeeded = false;
     const watched = this.config.options.channelPresence;
@@ -201,7 +213,8 @@ export class PresenceWriter {
       }
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
-      this.pendingSince = Math.min(since ?? Date.now(), this.pendingSince ?? Date.now());
+      this.pendingSince = earliest(since, this.pendingSince) ?? Date.now();
+      this.leaveSince = earliest(leaveSince, this.leaveSince);
       this.reconcileNeeded ||= reconcile;
       // Not unshift(...waiters): every call waiting on a write is one, and 160,000 of them overflowed the stack.
       this.waiters = waiters.concat(this.waiters);
@@ -275,6 +288,11 @@ export class PresenceWriter {
       channels: new Set(live.socket.subscriptions().filter((ch) => channelProblem(ch, presenceChannel) === null)),
     };
   }
+}
+
+/** The earlier of two times, either of which may be missing. */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /** The first `n` of `set`, in insertion order. */

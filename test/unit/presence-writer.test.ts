@@ -1,20 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AGServerSocket } from 'socketcluster-server';
 import { LiveSessions } from '../../src/tracker/live-sessions.registry.js';
 import { PresenceWriter } from '../../src/tracker/presence.writer.js';
 
 /** A writer over a store whose writes fail while `down`, with one open socket. */
 function writer() {
-  const state = { down: true, writes: 0 };
+  const state = { down: true, writes: 0, writtenAt: [] as number[] };
   const store = {
     write: async () => {
       state.writes++;
+      state.writtenAt.push(Date.now());
       if (state.down) throw new Error('connect ETIMEDOUT');
       return { changes: [], deferred: [], channels: [], ghosts: 0 };
     },
   };
   const effects = { apply: async () => undefined };
-  const options = { flushIntervalMs: 1, channelPresence: false, offlineGraceMs: 0, userIdField: 'user_id', presenceChannel: '#presence', storeAuthToken: false };
+  const options = { flushIntervalMs: 20, channelPresence: false, offlineGraceMs: 0, userIdField: 'user_id', presenceChannel: '#presence', storeAuthToken: false };
   const sessions = new LiveSessions();
   const w = new PresenceWriter({ options } as never, store as never, sessions, { id: 'i1' } as never, effects as never);
   (w as unknown as { logger: object }).logger = { warn: () => undefined, log: () => undefined, error: () => undefined };
@@ -39,5 +40,27 @@ describe('PresenceWriter, calls waiting on a write that fails', () => {
     await Promise.all(waiting);
     expect(resolved).toBe(300_000);
     w.stop();
+  });
+});
+
+describe('PresenceWriter, how long a change waits for its flush', () => {
+  afterEach(() => vi.useRealTimers());
+
+  /** Touches s1 every 5 ms from t = 0 (changes never pause for an interval), a leave at `leaveAt` if given. */
+  function stream(leaveAt?: number) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const { w, state } = writer();
+    state.down = false;
+    for (let t = 0; t <= 100; t += 5) {
+      w.touch('s1', t === leaveAt);
+      vi.advanceTimersByTime(5);
+    }
+    w.stop();
+    return state.writtenAt[0];
+  }
+
+  it('starts after 3 intervals for joins, after 2 from a leave', () => {
+    expect(stream()).toBe(60);
+    expect(stream(10)).toBe(50);
   });
 });
