@@ -131,9 +131,9 @@ export interface PresenceModuleOptions {
   /** Bounds on what one socket can make the module store and do. */
   limits?: LimitsOptions;
   /**
-   * Socket changes are written in one batch once they pause this long, and a change waits at most 2 × this for
-   * its batch to start (counted from the change, so a batch that built up during a long write starts as soon as
-   * that write is done). Default 20 ms.
+   * Socket changes are written in one batch once they pause this long, and a change waits at most 3 × this (a
+   * leave: a close, an unsubscribe, a logout, 2 ×) for its batch to start (counted from the change, so a batch
+   * that built up during a long write starts as soon as that write is done). Default 20 ms.
    */
   flushIntervalMs?: number;
   /**
