@@ -283,9 +283,10 @@ export class SocketsTable {
   }
 
   async sessionsOfUsers(tx: Tx, userIds: string[]): Promise<PresenceSession[]> {
-    const out: PresenceSession[] = [];
+    let out: PresenceSession[] = [];
     for (const users of chunks([...new Set(userIds)], PREFIX_CHUNK)) {
-      out.push(...(await this.sessions(tx, `SCP_channel = ? AND SCP_user_id IN ${inList(users)}`, [this.sql.presenceChannel, ...users])));
+      // concat, not push(...): a part's rows are as many as its users' sessions, with no bound of their own.
+      out = out.concat(await this.sessions(tx, `SCP_channel = ? AND SCP_user_id IN ${inList(users)}`, [this.sql.presenceChannel, ...users]));
     }
     return out;
   }
