@@ -185,9 +185,9 @@ export class PresenceStore {
    * than REFRESH_PART rows (as `expectedRows`, the rows its writer stored, says), else two per REFRESH_PART rows,
    * each part a turn of its own between the instance's flushes (see `ownRows`); the lease row is no flush's, so it
    * is renewed at once. While the instance flushes (a write within the last REFRESH_BUSY_MS), parts are of
-   * REFRESH_PART_BUSY rows, so that a flush waits for a short statement at most. Returns how many socket rows were refreshed, so that rows lost behind the instance's
-   * back (collected during a long pause) can be noticed; undefined when flushes wrote between the parts, as the
-   * count then matches no moment of the table.
+   * REFRESH_PART_BUSY rows, so that a flush waits for a short statement at most. Returns how many socket rows
+   * were refreshed, so that rows lost behind the instance's back (collected during a long pause) can be noticed;
+   * undefined when flushes wrote between the parts, as the count then matches no moment of the table.
    */
   async heartbeat(instance: InstanceInfo, now: Date, expectedRows?: number): Promise<number | undefined> {
     // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.

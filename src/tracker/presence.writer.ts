@@ -44,7 +44,7 @@ export class PresenceWriter {
   private flushing?: Promise<void>;
   private failures = 0;
   private lastTouch = 0;
-  /** When the oldest change, and the oldest leave, not yet taken by a flush was made; undefined when there is none. */
+  /** When the oldest change, and the oldest leave, not yet taken by a flush were made; undefined when there is none. */
   private pendingSince?: number;
   private leaveSince?: number;
   private reconcileNeeded = false;
@@ -123,9 +123,10 @@ export class PresenceWriter {
   /**
    * When the next flush starts, unless `delay` says (a retry's backoff, a reconcile at once): once changes pause
    * for `flushIntervalMs`, or once the oldest change waiting has waited `MAX_WAIT_INTERVALS` × `flushIntervalMs`
-   * (3 for a join, 2 for a leave), whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
-   * counts from its first change, so after a long flush it may start at once (group commit). A single event is
-   * written after one interval, a steady stream at least every 3 intervals (2 with leaves), a storm in few large batches.
+   * (3 for a join, 2 for a leave), whichever comes first. Only one flush runs at a time; changes made during it
+   * form the next batch, whose wait counts from its first change, so after a long flush it may start at once
+   * (group commit). A single event is written after one interval, a steady stream at least every 3 intervals
+   * (2 with leaves), a storm in few large batches.
    */
   private schedule(delay?: number): void {
     if (this.stopped || this.timer || this.flushing) return;
