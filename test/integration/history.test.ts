@@ -163,8 +163,11 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
     const updated = ago(10 * 60_000);
     const connected = ago(30 * 60_000);
     const dead = randomUUID();
+    // A current lease while its rows go in, made stale after: a GC pass between two inserts would otherwise find
+    // the sockets without a lease (rows of no instance: cleanup), or reap the lease before its sockets are there.
+    await insertLease(app, dead, new Date());
     const reaped = await insertSockets(app, dead, ['frank', null], updated, connected);
-    await insertLease(app, dead, updated);
+    await app.sql(`UPDATE ${app.table}_instances SET SCP_heartbeat = ? WHERE SCP_instance_id = ?`, [sqlTime(updated), dead]);
     // No lease at all: collected by time, as rows no instance owns.
     const orphan = randomUUID();
     const collected = await insertSockets(app, orphan, ['gina'], updated, connected);
