@@ -70,7 +70,7 @@ export class PresenceHeartbeat {
 
   beat(): Promise<void> {
     this.beating ??= this.store
-      .heartbeat(this.instance, new Date(), this.writer.storedRows)
+      .heartbeat(this.instance, new Date(), this.writer.lastStoredRows)
       .then((refreshed) => {
         const now = Date.now();
         if (this.failing || now - this.renewedAt >= this.config.options.gc.thresholdMs) {

@@ -99,6 +99,14 @@ export class PresenceWriter {
    */
   get storedRows(): number | undefined {
     if (this.dirty.size > 0 || this.flushing || this.reconcileNeeded) return undefined;
+    return this.lastStoredRows;
+  }
+
+  /**
+   * How many rows this instance had in the table after its last flush, even while writes are pending: enough to
+   * size a heartbeat's parts, not to check the table against (that is `storedRows`).
+   */
+  get lastStoredRows(): number {
     let rows = 0;
     for (const stored of this.stored.values()) rows += 1 + stored.channels.size;
     return rows;
