@@ -182,7 +182,7 @@ export class PresenceStore {
 
   /**
    * Renews this instance's lease and refreshes SCP_updated of all its rows: two statements while it has fewer
-   * than REFRESH_PART rows (as `expectedRows`, the rows its writer stored, says), else two per REFRESH_PART rows,
+   * than REFRESH_PART rows (as `expectedRows`, the rows after its last flush, says), else two per REFRESH_PART rows,
    * each part a turn of its own between the instance's flushes (see `ownRows`); the lease row is no flush's, so it
    * is renewed at once. While the instance flushes (a write within the last REFRESH_BUSY_MS), parts are of
    * REFRESH_PART_BUSY rows, so that a flush waits for a short statement at most. Returns how many socket rows
@@ -190,8 +190,7 @@ export class PresenceStore {
    * undefined when flushes wrote between the parts, as the count then matches no moment of the table.
    */
   async heartbeat(instance: InstanceInfo, now: Date, expectedRows?: number): Promise<number | undefined> {
-    // Outside a transaction, but GC's deletes can still deadlock with the UPDATE: retried like a transaction.
-    await this.retrying(() => this.direct((tx) => this.instances.renew(tx, instance, now)));
+    await this.writeOutside((tx) => this.instances.renew(tx, instance, now));
     const writes = this.writes;
     let refreshed = 0;
     let after: SqlNumber | null = null;
@@ -201,7 +200,7 @@ export class PresenceStore {
         // Sized at its turn: flushes may have begun (or ended) during the parts before it.
         const size = Date.now() - this.lastWriteAt < REFRESH_BUSY_MS ? REFRESH_PART_BUSY : REFRESH_PART;
         const part = from === null && expectedRows !== undefined && expectedRows < size ? 'whole' : size;
-        return this.retrying(() => this.direct((tx) => this.sockets.refresh(tx, instance.id, now, from, part)));
+        return this.writeOutside((tx) => this.sockets.refresh(tx, instance.id, now, from, part));
       });
       refreshed += done.refreshed;
       after = done.next ?? null;
@@ -315,9 +314,9 @@ export class PresenceStore {
    * goes at the next run.
    */
   async prune(cutoff: Date, limit: number): Promise<{ statuses: number; channels: number }> {
-    const statuses = await this.direct((tx) => this.status.prune(tx, cutoff, limit));
+    const statuses = await this.writeOutside((tx) => this.status.prune(tx, cutoff, limit));
     const members = this.members;
-    const channels = members ? await this.direct((tx) => members.pruneChannels(tx, cutoff, limit)) : 0;
+    const channels = members ? await this.writeOutside((tx) => members.pruneChannels(tx, cutoff, limit)) : 0;
     return { statuses, channels };
   }
 
@@ -330,7 +329,7 @@ export class PresenceStore {
     if (!history) return 0;
     let pruned = 0;
     for (let i = 0; i < batches; i++) {
-      const deleted = await this.direct((tx) => history.prune(tx, cutoff, limit));
+      const deleted = await this.writeOutside((tx) => history.prune(tx, cutoff, limit));
       pruned += deleted;
       if (deleted < limit) break;
     }
@@ -445,6 +444,13 @@ export class PresenceStore {
       exec: (sql, params) => this.withRunner((runner) => this.statementsOf(runner).exec(sql, params)),
       rows: (sql, params) => this.withRunner((runner) => this.statementsOf(runner).rows(sql, params)),
     });
+
+  /**
+   * A write of one statement outside a transaction. It can still deadlock with another instance's transaction
+   * (a flush's status upsert against a prune's DELETE, GC's deletes against a heartbeat's UPDATE): the victim is
+   * retried like a transaction, at once, instead of failing the whole task until its next run.
+   */
+  private readonly writeOutside = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => this.retrying(() => this.direct(fn));
 
   /**
    * `work` on `instanceId`'s own socket rows, after every earlier such work of that instance has ended. Its
