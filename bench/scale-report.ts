@@ -77,6 +77,21 @@ export function scaleReport(points: ScalePoint[], env: ScaleReportEnv, charts: {
       return `| ${k(p.sockets)} | ${fmt(p.plain?.throughput, 0)} | ${cells.join(' | ')} |`;
     }),
   ];
+  // Where the tail of the hook latency is: before the server sees the close (its event loop, the kernel) or
+  // after (the flush's wait, its transaction, the hook).
+  const split = [
+    `| sockets | ${modes.map((m) => `${NAMES[m]} hook p99 of each run | ${NAMES[m]} disconnect → server's event p50 / p99 | ${NAMES[m]} event → hook p50 / p99 | ${NAMES[m]} slowest hook`).join(' | ')} |`,
+    `| --- | ${modes.map(() => '--- | --- | --- | ---').join(' | ')} |`,
+    ...points.map((p) => {
+      const cells = modes.map((m) => {
+        const r = p[m];
+        if (!r) return 'n/a | n/a | n/a | n/a';
+        const each = p.hookP99Runs[m].map((x) => fmt(x, 1)).join(', ');
+        return `${each} ms | ${fmt(r.hookToServerP50, 1)} / ${fmt(r.hookToServerP99, 1)} ms | ${fmt(r.hookInServerP50, 1)} / ${fmt(r.hookInServerP99, 1)} ms | ${fmt(r.hookMax, 0)} ms`;
+      });
+      return `| ${k(p.sockets)} | ${cells.join(' | ')} |`;
+    }),
+  ];
   const growth: string[] = [];
   if (first && last && first !== last) {
     for (const m of modes) {
@@ -106,6 +121,10 @@ export function scaleReport(points: ScalePoint[], env: ScaleReportEnv, charts: {
     ...rows,
     '',
     ...growth,
+    '',
+    'The offline-hook latency split at the server\'s \'disconnection\' event (each part the median over the runs of its percentile):',
+    '',
+    ...split,
     '',
     `![offline-hook latency against sockets](${charts.hooksLink})`,
     `![per-socket figures relative to ${first ? k(first.sockets) : 'the smallest size'}](${charts.perSocketLink})`,

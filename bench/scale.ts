@@ -15,6 +15,8 @@ export interface ScalePoint {
   plain?: PlainRun;
   sqlite?: PresenceRun;
   mariadb?: PresenceRun;
+  /** Each run's offline-hook p99, in run order: a tail that one run of several shows is hidden by the median. */
+  hookP99Runs: { sqlite: number[]; mariadb: number[] };
 }
 
 /** The limit on open files of the bench's processes (each socket is one, in the server and in a load process). */
@@ -31,7 +33,7 @@ export async function runScale(errors: string[]): Promise<ScalePoint[]> {
   const limit = Number(openFileLimit());
   for (const [i, sockets] of opts.scaleSockets.entries()) {
     setSockets(sockets);
-    const point: ScalePoint = { sockets };
+    const point: ScalePoint = { sockets, hookP99Runs: { sqlite: [], mariadb: [] } };
     points.push(point);
     // The server holds every socket, a load process its share, and each needs some files of its own.
     if (Number.isFinite(limit) && sockets + 200 > limit) {
@@ -56,6 +58,7 @@ export async function runScale(errors: string[]): Promise<ScalePoint[]> {
     if (runs.plain.length > 0) point.plain = medianRun(runs.plain);
     if (runs.sqlite.length > 0) point.sqlite = medianRun(runs.sqlite);
     if (runs.mariadb.length > 0) point.mariadb = medianRun(runs.mariadb);
+    point.hookP99Runs = { sqlite: runs.sqlite.map((r) => r.hookP99), mariadb: runs.mariadb.map((r) => r.hookP99) };
   }
   return points;
 }
