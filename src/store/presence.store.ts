@@ -155,7 +155,7 @@ export class PresenceStore {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    const lists = [[batch.removedSockets, PREFIX_CHUNK], [batch.removedChannels, CHUNK], [this.history ? batch.removedSockets : [], CHUNK]] as const;
+    const lists = [[batch.removedSockets, PREFIX_CHUNK], [batch.removedChannels, PREFIX_CHUNK], [this.history ? batch.removedSockets : [], CHUNK]] as const;
     const statements = lists.reduce((n, [list, size]) => n + Math.ceil(list.length / size), rows.parts.length);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
