@@ -19,7 +19,7 @@ import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { InstanceInfo, PresenceStore } from '../src/store/presence.store.js';
+import { REFRESH_BUSY_MS, type InstanceInfo, type PresenceStore } from '../src/store/presence.store.js';
 import { writeStoreChart } from './store-chart.js';
 import { type Backend, dropTables, explain, openStore, StatementLog } from './store-probe.js';
 import { type CostRow, type LatencyRow, type RampStep, type StoreResults, writeStoreReport } from './store-report.js';
@@ -156,8 +156,13 @@ async function transitionLatency(sim: SimInstance, live: number, load: () => num
 async function periodic(store: PresenceStore, log: StatementLog, own: InstanceInfo, stage: string, rows: number, withPlans: boolean): Promise<CostRow[]> {
   const at = () => new Date();
   const cutoff = () => new Date(Date.now() - 3 * minute);
-  const ops: Array<[string, () => Promise<unknown>]> = [
-    ['heartbeat', () => store.heartbeat(own, at())],
+  // The heartbeat of a quiet instance, and of one that flushes (a write in the last REFRESH_BUSY_MS: its parts are
+  // short, so that no flush waits long). An empty batch is a write that sends no statement.
+  const quiet = () => new Promise((resolve) => setTimeout(resolve, REFRESH_BUSY_MS + 100));
+  const flushing = () => store.write({ upserts: [], removedSockets: [], removedChannels: [] }, own.id, at(), { users: [], deferOffline: false });
+  const ops: Array<[string, () => Promise<unknown>, (() => Promise<unknown>)?]> = [
+    ['heartbeat', () => store.heartbeat(own, at()), quiet],
+    ['heartbeat while flushing', () => store.heartbeat(own, at()), flushing],
     ['leases', () => store.leases(cutoff())],
     ['gc', () => store.collectGarbage(cutoff(), cutoff(), at())],
     ['count users', () => store.count('users')],
@@ -166,8 +171,10 @@ async function periodic(store: PresenceStore, log: StatementLog, own: InstanceIn
     ['count users in a channel', () => store.count('users', 'room-1')],
   ];
   const out: CostRow[] = [];
-  for (const [op, work] of ops) {
+  for (const [op, work, before] of ops) {
+    await before?.();
     await work(); // warm: the first run after a fill reads pages the fill pushed out
+    await before?.();
     const m = await log.measure(work);
     out.push({ stage, rows, op, statements: m.statements.length, ms: m.ms, load: m.load, plans: withPlans ? await explain(store, m.statements) : [] });
   }

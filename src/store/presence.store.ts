@@ -37,7 +37,7 @@ type EndedMembership = (channel: string, userId: string) => boolean;
 const memberKey = (channel: string, userId: string) => `${channel}\u0000${userId}`;
 
 /** A heartbeat this soon after a flush refreshes in parts of REFRESH_PART_BUSY rows. */
-const REFRESH_BUSY_MS = 1000;
+export const REFRESH_BUSY_MS = 1000;
 /** MySQL errors after which the same transaction simply runs again. */
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const NO_TRANSITIONS: Transitions = { changes: [], deferred: [], channels: [] };
