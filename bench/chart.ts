@@ -57,7 +57,15 @@ export function writeLineChart(chart: LineChart, file: string): void {
   for (const v of yTicks) {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${M.left - 6}" y="${y(v) + 4}" text-anchor="end">${esc(chart.yTick(v))}</text>`);
   }
-  for (const v of chart.xTicks) out.push(`<text x="${x(v)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(chart.xTick(v))}</text>`);
+  // A label that would run into the one before it is left out (its point's tooltip still says the value).
+  let lastEnd = -Infinity;
+  for (const v of [...chart.xTicks].sort((a, b) => a - b)) {
+    const text = chart.xTick(v);
+    const half = (text.length * 7) / 2;
+    if (x(v) - half < lastEnd + 4) continue;
+    lastEnd = x(v) + half;
+    out.push(`<text x="${x(v)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(text)}</text>`);
+  }
   for (const limit of chart.limits ?? []) {
     out.push(
       `<line x1="${M.left}" x2="${W - M.right}" y1="${y(limit.y)}" y2="${y(limit.y)}" stroke="#888" stroke-dasharray="6 4"/>`,
