@@ -117,8 +117,8 @@ export class SocketsTable {
 
   /**
    * Deletes single (socket, channel) rows; returns how many went. In parts of PREFIX_CHUNK pairs: past the
-   * index-dive limit, with statistics that lag, MariaDB took the (channel, user) index for 500 pairs in 50 rooms,
-   * read every instance's rows of those rooms, and deadlocked with other instances' flushes.
+   * index-dive limit, with statistics that lag, MariaDB took the (channel, user) index for 500 pairs in over 200
+   * rooms, read every instance's rows of those rooms, and deadlocked with other instances' flushes.
    */
   async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
     let deleted = 0;
