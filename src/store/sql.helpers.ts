@@ -24,9 +24,9 @@ export const CHUNK = 500;
  * user ids on (channel, user) of the sockets or on the user indexes of the members and history tables; and
  * (socket, channel) pairs, which the (channel, user) index could also serve, badly. Below
  * `eq_range_index_dive_limit` (200 on MySQL 8 and MariaDB). From that many values on, the server stops
- * counting each value's rows in the index and takes them from the index
- * statistics instead; while a table grows fast those lag behind (rows are counted as they come, distinct values
- * only at the next recalculation), the estimate becomes the whole table, and each statement scans all of it.
+ * counting each value's rows in the index and takes them from the index statistics instead; while a table grows
+ * fast those lag behind (rows are counted as they come, distinct values only at the next recalculation), the
+ * estimate becomes the whole table, and each statement scans all of it.
  * SQLite has no such switch, and takes the same size for simplicity.
  */
 export const PREFIX_CHUNK = 100;
