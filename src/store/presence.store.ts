@@ -109,10 +109,10 @@ export class PresenceStore {
         for (const Migration of presenceMigrations) await new Migration(tableName).up(runner);
       });
     }
-    // A table made by hand may lack the index; then the heartbeat goes without the hint rather than failing.
-    const instanceIndex = `IX_${tables.sockets}_instance`;
-    const hinted = dialect.kind === 'mysql' && (await this.withRunner((runner) => hasIndex(runner, tables.sockets, instanceIndex)));
-    this.sockets = new SocketsTable(this.sql, hinted ? instanceIndex : undefined);
+    // A table made by hand may lack an index; then its statements go without the hint rather than failing.
+    const hint = async (index: string) =>
+      dialect.kind === 'mysql' && (await this.withRunner((runner) => hasIndex(runner, tables.sockets, index))) ? index : undefined;
+    this.sockets = new SocketsTable(this.sql, await hint(`IX_${tables.sockets}_instance`), await hint(`UQ_${tables.sockets}_socket_channel`));
     this.status = new StatusTable(this.sql, this.sockets);
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);

@@ -50,10 +50,14 @@ export class SocketsTable {
    * @param instanceIndex The name of the index on SCP_instance_id, when the table has it and the server takes
    *   index hints (MySQL/MariaDB). MariaDB plans the heartbeat's UPDATE as a scan of the whole table once an
    *   instance owns a sizeable share of the rows, so its cost would grow with every other instance's rows.
+   * @param uniqueIndex The name of the (socket, channel) key, likewise. On a table of a few hundred rows (a new
+   *   deployment's first minute, the first storm after a cold start) MariaDB plans a DELETE by socket id as a scan,
+   *   which locks every instance's rows as it passes them: the flushes of several instances then deadlock.
    */
   constructor(
     private readonly sql: SqlContext,
     private readonly instanceIndex?: string,
+    private readonly uniqueIndex?: string,
   ) {}
 
   private get table(): string {
@@ -102,6 +106,13 @@ export class SocketsTable {
     }
   }
 
+  /** A DELETE of rows found by socket id: on MySQL by the unique key whatever the plan (see the constructor). */
+  private deleteBySocket(where: string): string {
+    if (!this.uniqueIndex) return `DELETE FROM ${this.table} WHERE ${where}`;
+    // A single-table DELETE takes no index hint; the multi-table form does.
+    return `DELETE t FROM ${this.table} AS t FORCE INDEX (${this.sql.dialect.id(this.uniqueIndex)}) WHERE ${where}`;
+  }
+
   /** An IN list's values padded with NULLs, which it never matches, to the dialect's shape (see `shape`). */
   private shapedList<T>(items: T[]): Array<T | null> {
     return padded(items, shape(this.sql.dialect, items.length));
@@ -111,7 +122,7 @@ export class SocketsTable {
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
     for (const part of chunks(socketIds, PREFIX_CHUNK)) {
       const params = this.shapedList(part);
-      await tx.exec(`DELETE FROM ${this.table} WHERE SCP_socket_id IN ${inList(params)}`, params);
+      await tx.exec(this.deleteBySocket(`SCP_socket_id IN ${inList(params)}`), params);
     }
   }
 
@@ -125,7 +136,7 @@ export class SocketsTable {
     for (const part of chunks(keys, PREFIX_CHUNK)) {
       const size = shape(this.sql.dialect, part.length);
       const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * size);
-      deleted += await tx.exec(`DELETE FROM ${this.table} WHERE ${pairList('SCP_socket_id', 'SCP_channel', size)}`, params);
+      deleted += await tx.exec(this.deleteBySocket(pairList('SCP_socket_id', 'SCP_channel', size)), params);
     }
     return deleted;
   }
