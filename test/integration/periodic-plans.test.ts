@@ -11,6 +11,7 @@ import type { AGClientSocket } from 'socketcluster-client';
 import type { ModuleRef } from '@nestjs/core';
 import { PresenceConfig } from '../../src/options/presence.config.js';
 import { PresenceStore } from '../../src/store/presence.store.js';
+import type { WriteBatch } from '../../src/presence.types.js';
 import { PREFIX_CHUNK } from '../../src/store/sql.helpers.js';
 
 const PRESENCE = '_SCPRESENCE';
@@ -33,11 +34,27 @@ const BY_PAIR = /^DELETE (t )?FROM `[^`]+`( AS t FORCE INDEX \(`[^`]+`\))? WHERE
  * The store alone, on a table of its own. Inside a running app the server chose the unique key for 500 pairs on
  * the same lagging statistics (why was not found), where the store bench's instances, like this store, did not.
  */
-async function standaloneStore(table: string, log: StatementLog) {
+async function withStandaloneStore(
+  prefix: string,
+  test: (ctx: { table: string; sql: (query: string, params?: unknown[]) => Promise<unknown>; flush: (batch: Partial<WriteBatch>) => Promise<ParamLog['sent']> }) => Promise<void>,
+): Promise<void> {
+  const log = new ParamLog();
+  const table = uniqueTable(prefix);
   const store = new PresenceStore(new PresenceConfig({ database: { type: 'mysql', url: MYSQL_URL, logger: log }, tableName: table }), {} as ModuleRef);
   await store.init();
   const sql = (query: string, params: unknown[] = []) => store.connection.query(query, params);
-  return { store, sql };
+  /** One flush of instance 'busy' with no status to decide; what it sent. */
+  const flush = async (batch: Partial<WriteBatch>) => {
+    const from = log.sent.length;
+    await store.write({ upserts: [], removedSockets: [], removedChannels: [], ...batch }, 'busy', new Date(), { users: [], deferOffline: false });
+    return log.sent.slice(from);
+  };
+  try {
+    await test({ table, sql, flush });
+  } finally {
+    await store.close();
+    await dropTables(table);
+  }
 }
 
 /** Presence and `room-…` rows of sessions `busy/1` … `busy/<sessions>`, each session in room (i mod `rooms`). */
@@ -167,11 +184,8 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
     }
   });
 
-  it("deletes a flush's left channels by the unique key, while the index statistics lag behind the table", async () => {
-    const log = new ParamLog();
-    const table = uniqueTable('left');
-    const { store, sql } = await standaloneStore(table, log);
-    try {
+  it("deletes a flush's left channels by the unique key, while the index statistics lag behind the table", () =>
+    withStandaloneStore('left', async ({ table, sql, flush }) => {
       // Statistics of the empty table, then 10,000 sessions in 250 rooms that they do not know of. From 200 rooms
       // in one statement on, the rooms' rows too are estimated from those statistics: fewer than one per pair.
       await sql(`ANALYZE TABLE \`${table}\``);
@@ -179,9 +193,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       await sql(`INSERT INTO \`${table}\` ${SESSION_COLUMNS} VALUES ${sessionRows(10_000, 250)}`);
       // 500 sockets leave their room in one flush (a busy instance's unsubscribes).
       const left = Array.from({ length: 500 }, (_, i) => ({ socketId: `busy/${i + 1}`, channel: `room-${(i + 1) % 250}` }));
-      const from = log.sent.length;
-      await store.write({ upserts: [], removedSockets: [], removedChannels: left }, 'busy', new Date(), { users: [], deferOffline: false });
-      const deletes = log.sent.slice(from).filter(({ query }) => BY_PAIR.test(query));
+      const deletes = (await flush({ removedChannels: left })).filter(({ query }) => BY_PAIR.test(query));
       expect(deletes).toHaveLength(Math.ceil(left.length / PREFIX_CHUNK));
       const [{ n }] = (await sql(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE SCP_channel LIKE 'room-%'`)) as Array<{ n: string }>;
       expect(Number(n)).toBe(10_000 - left.length);
@@ -193,26 +205,17 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
           expect(plan, `${query.slice(0, 60)}… (${values.length / 2} pairs)`).toMatchObject({ type: 'range', key: `UQ_${table}_socket_channel` });
         }
       }
-    } finally {
-      await store.close();
-      await dropTables(table);
-    }
-  });
+    }));
 
-  it("deletes a flush's sockets and left channels by the unique key on a table of a few hundred rows", async () => {
+  it("deletes a flush's sockets and left channels by the unique key on a table of a few hundred rows", () =>
     // A new deployment's first minute, or the first storm after a cold start: on 300 rows a DELETE by socket id
     // is planned as a scan, which locks the rows of every instance it passes.
-    const log = new ParamLog();
-    const table = uniqueTable('small');
-    const { store, sql } = await standaloneStore(table, log);
-    try {
+    withStandaloneStore('small', async ({ table, sql, flush }) => {
       await sql(`INSERT INTO \`${table}\` ${SESSION_COLUMNS} VALUES ${sessionRows(150, 20)}`);
       // A flush that ends 60 of the 150 sessions and takes 60 others out of their room.
       const removedSockets = Array.from({ length: 60 }, (_, i) => `busy/${i + 1}`);
       const removedChannels = Array.from({ length: 60 }, (_, i) => ({ socketId: `busy/${i + 61}`, channel: `room-${(i + 61) % 20}` }));
-      const from = log.sent.length;
-      await store.write({ upserts: [], removedSockets, removedChannels }, 'busy', new Date(), { users: [], deferOffline: false });
-      const sent = log.sent.slice(from);
+      const sent = await flush({ removedSockets, removedChannels });
       const deletes = [...sent.filter(({ query }) => BY_SOCKET_ID.test(query)), ...sent.filter(({ query }) => BY_PAIR.test(query))];
       expect(deletes).toHaveLength(2);
       const [{ n }] = (await sql(`SELECT COUNT(*) AS n FROM \`${table}\``)) as Array<{ n: string }>;
@@ -221,11 +224,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
         const [plan] = await explain(sql, query, params);
         expect(plan, query.slice(0, 90)).toMatchObject({ type: 'range', key: `UQ_${table}_socket_channel` });
       }
-    } finally {
-      await store.close();
-      await dropTables(table);
-    }
-  });
+    }));
 
   it("counts the sessions of a flush's users in one statement, each part of it by the (channel, user) index", async () => {
     const log = new ParamLog();
