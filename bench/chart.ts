@@ -26,9 +26,9 @@ export interface LineChart {
   footnote: string;
 }
 
-const W = 640;
+const W = 700;
 const H = 360;
-const M = { left: 64, right: 170, top: 28, bottom: 48 };
+const M = { left: 64, right: 190, top: 28, bottom: 48 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
