@@ -78,21 +78,23 @@ export class PresenceHeartbeat {
           this.logger.log('lease renewed after a failed or late renewal: no instance is reaped for one GC threshold');
         }
         this.renewedAt = now;
+        // Read once: each read counts the rows of every stored socket.
+        const stored = this.writer.storedRows;
         if (this.failing) {
           this.failing = false;
           this.logger.log('heartbeat succeeds again');
           // Rows may have been collected while this instance could not refresh them.
           this.writer.requestReconcile();
-        } else if (refreshed !== undefined && this.writer.storedRows !== undefined && refreshed !== this.writer.storedRows) {
+        } else if (refreshed !== undefined && stored !== undefined && refreshed !== stored) {
           // Fewer rows than this instance wrote: some were collected during a pause (or deleted by hand); more:
           // ghosts of sockets whose deletion was lost. Either way, rewrite what is live and drop the rest. The
           // same mismatch again right after that is one a rewrite cannot mend: it is not retried every beat.
-          const mismatch = `${refreshed}/${this.writer.storedRows}`;
+          const mismatch = `${refreshed}/${stored}`;
           if (mismatch === this.unmended) return;
-          this.logger.warn(`heartbeat refreshed ${refreshed} rows where ${this.writer.storedRows} are stored: reconciling`);
+          this.logger.warn(`heartbeat refreshed ${refreshed} rows where ${stored} are stored: reconciling`);
           this.unmended = mismatch;
           this.writer.requestReconcile();
-        } else if (refreshed !== undefined && this.writer.storedRows !== undefined) {
+        } else if (refreshed !== undefined && stored !== undefined) {
           this.unmended = undefined;
         }
       })
