@@ -50,9 +50,8 @@ export class SocketsTable {
    * @param instanceIndex The name of the index on SCP_instance_id, when the table has it and the server takes
    *   index hints (MySQL/MariaDB). MariaDB plans the heartbeat's UPDATE as a scan of the whole table once an
    *   instance owns a sizeable share of the rows, so its cost would grow with every other instance's rows.
-   * @param uniqueIndex The name of the (socket, channel) key, likewise. On a table of a few hundred rows (a new
-   *   deployment's first minute, the first storm after a cold start) MariaDB plans a DELETE by socket id as a scan,
-   *   which locks every instance's rows as it passes them: the flushes of several instances then deadlock.
+   * @param uniqueIndex The name of the (socket, channel) key, when the table has it (MySQL/MariaDB): a flush's
+   *   deletes look their rows up in it one by one (see `deleteByKey`).
    */
   constructor(
     private readonly sql: SqlContext,
@@ -106,11 +105,25 @@ export class SocketsTable {
     }
   }
 
-  /** A DELETE of rows found by socket id: on MySQL by the unique key whatever the plan (see the constructor). */
-  private deleteBySocket(where: string): string {
-    if (!this.uniqueIndex) return `DELETE FROM ${this.table} WHERE ${where}`;
-    // A single-table DELETE takes no index hint; the multi-table form does.
-    return `DELETE t FROM ${this.table} AS t FORCE INDEX (${this.sql.dialect.id(this.uniqueIndex)}) WHERE ${where}`;
+  /**
+   * A DELETE of the rows of `count` sockets (`SCP_socket_id` in `columns`) or of `count` single rows (their
+   * socket and channel), the params in that order. On MySQL the values are a derived table, read first, and each
+   * of its rows is looked up in the unique key: MariaDB's estimate of the table's rows drops by one for every row
+   * that an upsert finds already there (status changes rewrite a socket's rows), and it is corrected only when the
+   * statistics are recalculated, at most every 10 s. A busy small table is then estimated at 0 rows, and any
+   * DELETE with an IN list (or OR'ed pairs), index hint or not, is planned as a scan of the whole table, which
+   * locks every instance's rows it passes: the flushes of several instances then wait on each other and deadlock.
+   * A lookup per value does not depend on that estimate.
+   */
+  private deleteByKey(columns: ReadonlyArray<'SCP_socket_id' | 'SCP_channel'>, count: number): string {
+    if (!this.uniqueIndex) {
+      const where = columns.length === 1 ? `SCP_socket_id IN ${inList(Array(count))}` : pairList('SCP_socket_id', 'SCP_channel', count);
+      return `DELETE FROM ${this.table} WHERE ${where}`;
+    }
+    const first = `SELECT ${columns.map((column) => `? AS ${column}`).join(', ')}`;
+    const next = ` UNION ALL SELECT ${columns.map(() => '?').join(', ')}`;
+    const on = columns.map((column) => `t.${column} = v.${column}`).join(' AND ');
+    return `DELETE t FROM (${first}${next.repeat(count - 1)}) AS v STRAIGHT_JOIN ${this.table} AS t FORCE INDEX (${this.sql.dialect.id(this.uniqueIndex)}) ON ${on}`;
   }
 
   /** An IN list's values padded with NULLs, which it never matches, to the dialect's shape (see `shape`). */
@@ -118,25 +131,25 @@ export class SocketsTable {
     return padded(items, shape(this.sql.dialect, items.length));
   }
 
-  /** Every row of these sockets. In parts of PREFIX_CHUNK ids, so that each is a range of the unique key. */
+  /** Every row of these sockets, in parts of PREFIX_CHUNK ids (on SQLite each a range of the unique key). */
   async deleteSockets(tx: Tx, socketIds: string[]): Promise<void> {
     for (const part of chunks(socketIds, PREFIX_CHUNK)) {
       const params = this.shapedList(part);
-      await tx.exec(this.deleteBySocket(`SCP_socket_id IN ${inList(params)}`), params);
+      await tx.exec(this.deleteByKey(['SCP_socket_id'], params.length), params);
     }
   }
 
   /**
-   * Deletes single (socket, channel) rows; returns how many went. In parts of PREFIX_CHUNK pairs: past the
-   * index-dive limit, with statistics that lag, MariaDB took the (channel, user) index for 500 pairs in over 200
-   * rooms, read every instance's rows of those rooms, and deadlocked with other instances' flushes.
+   * Deletes single (socket, channel) rows; returns how many went. In parts of PREFIX_CHUNK pairs: as an OR of
+   * 500 pairs in over 200 rooms, past the index-dive limit and with statistics that lagged, MariaDB read them
+   * through the (channel, user) index, that is every instance's rows of those rooms.
    */
   async deleteRows(tx: Tx, keys: Array<{ socketId: string; channel: string }>): Promise<number> {
     let deleted = 0;
     for (const part of chunks(keys, PREFIX_CHUNK)) {
       const size = shape(this.sql.dialect, part.length);
       const params = padded(part.flatMap((r) => [r.socketId, r.channel]), 2 * size);
-      deleted += await tx.exec(this.deleteBySocket(pairList('SCP_socket_id', 'SCP_channel', size)), params);
+      deleted += await tx.exec(this.deleteByKey(['SCP_socket_id', 'SCP_channel'], size), params);
     }
     return deleted;
   }

@@ -3,6 +3,7 @@
  * heartbeat), the live users (the GC's orphan search) or the rows they remove (reaping, collecting), not the
  * whole table. Checked with EXPLAIN on the statements the module actually sent.
  */
+import mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, MYSQL_URL, dropTables, eventually, startPresenceApp, uniqueTable, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, disconnectAll } from '../support/clients.js';
@@ -26,9 +27,22 @@ class ParamLog extends StatementLog {
   }
 }
 
-/** A flush's deletes by socket id and by (socket, channel), with the unique key's hint or without. */
-const BY_SOCKET_ID = /^DELETE (t )?FROM `[^`]+`( AS t FORCE INDEX \(`[^`]+`\))? WHERE SCP_socket_id IN/;
-const BY_PAIR = /^DELETE (t )?FROM `[^`]+`( AS t FORCE INDEX \(`[^`]+`\))? WHERE \(SCP_socket_id = \? AND SCP_channel = \?\)/;
+/** A flush's deletes by socket id and by (socket, channel): lookups of a derived table's rows, or (without the unique key) a list. */
+const BY_SOCKET_ID = /^DELETE (t FROM \(SELECT \? AS SCP_socket_id( UNION|\))|FROM `[^`]+` WHERE SCP_socket_id IN)/;
+const BY_PAIR = /^DELETE (t FROM \(SELECT \? AS SCP_socket_id, \? AS SCP_channel|FROM `[^`]+` WHERE \(SCP_socket_id = \? AND SCP_channel = \?\))/;
+
+/**
+ * The plan of a flush's delete: each of its values looked up in the unique key (`ref` by socket id, `eq_ref`
+ * by the whole key), never a scan of the table.
+ */
+async function expectKeyLookups(sql: (query: string, params?: unknown[]) => Promise<unknown>, table: string, query: string, params: unknown[]): Promise<void> {
+  const plan = await explain(sql, query, params);
+  const sockets = plan.find((row) => row.table === 't');
+  expect(sockets, `${query.slice(0, 70)}… (${params.length} params)`).toMatchObject({
+    type: BY_PAIR.test(query) ? 'eq_ref' : 'ref',
+    key: `UQ_${table}_socket_channel`,
+  });
+}
 
 /**
  * The store alone, on a table of its own. Inside a running app the server chose the unique key for 500 pairs on
@@ -146,10 +160,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       for (const { query, params } of deletes) {
         // With the ids it was sent with (gone by now), and with as many ids of sockets that are there.
         const live = params.map((_, i) => `busy/${i + 1}`);
-        for (const values of [params, live]) {
-          const [plan] = await explain(app.sql, query, values);
-          expect(plan, `${query.slice(0, 60)}… (${values.length} ids)`).toMatchObject({ type: 'range', key: `UQ_${own}_socket_channel` });
-        }
+        for (const values of [params, live]) await expectKeyLookups(app.sql, own, query, values);
       }
     } finally {
       await app.close();
@@ -200,10 +211,7 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       for (const { query, params } of deletes) {
         // With the pairs it was sent with (gone by now), and with as many pairs of rows that are there.
         const live = params.map((_, i) => (i % 2 === 0 ? `busy/${i / 2 + 1001}` : `room-${((i - 1) / 2 + 1001) % 250}`));
-        for (const values of [params, live]) {
-          const [plan] = await explain(sql, query, values);
-          expect(plan, `${query.slice(0, 60)}… (${values.length / 2} pairs)`).toMatchObject({ type: 'range', key: `UQ_${table}_socket_channel` });
-        }
+        for (const values of [params, live]) await expectKeyLookups(sql, table, query, values);
       }
     }));
 
@@ -220,10 +228,43 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       expect(deletes).toHaveLength(2);
       const [{ n }] = (await sql(`SELECT COUNT(*) AS n FROM \`${table}\``)) as Array<{ n: string }>;
       expect(Number(n)).toBe(300 - 2 * 60 - 60);
-      for (const { query, params } of deletes) {
-        const [plan] = await explain(sql, query, params);
-        expect(plan, query.slice(0, 90)).toMatchObject({ type: 'range', key: `UQ_${table}_socket_channel` });
+      for (const { query, params } of deletes) await expectKeyLookups(sql, table, query, params);
+    }));
+
+  it("deletes a flush's rows without touching another instance's, while the server estimates the table at 0 rows", () =>
+    withStandaloneStore('estimate', async ({ table, sql, flush }) => {
+      await sql(`INSERT INTO \`${table}\` ${SESSION_COLUMNS} VALUES ${sessionRows(300, 20)}`);
+      await sql(`INSERT INTO \`${table}\` ${SESSION_COLUMNS} VALUES ${sessionRows(300, 20).replaceAll('busy', 'other')}`);
+      // Every upsert that finds its row already there takes one off MariaDB's estimate of the table's rows (status
+      // changes do that to all of a socket's rows), until the statistics are recalculated.
+      const rewrite = `INSERT INTO \`${table}\` ${SESSION_COLUMNS} VALUES ${sessionRows(300, 20)} ON DUPLICATE KEY UPDATE SCP_updated = VALUES(SCP_updated)`;
+      for (let i = 0; i < 3; i++) await sql(rewrite);
+      const [{ estimate }] = (await sql(
+        'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+        [table],
+      )) as Array<{ estimate: number | string }>;
+      expect(Number(estimate), 'the estimate has dropped to (about) nothing').toBeLessThan(100);
+      // Another instance's flush, still open, holds one of its rows.
+      const held = await mysql.createConnection(MYSQL_URL);
+      try {
+        await held.query('START TRANSACTION');
+        await held.query(`DELETE FROM \`${table}\` WHERE SCP_socket_id = 'other/150'`);
+        // This instance's flush: 60 sessions end, 60 others leave their room. A scan would wait for that row.
+        const removedSockets = Array.from({ length: 60 }, (_, i) => `busy/${i + 1}`);
+        const removedChannels = Array.from({ length: 60 }, (_, i) => ({ socketId: `busy/${i + 61}`, channel: `room-${(i + 61) % 20}` }));
+        const sent = await Promise.race([
+          flush({ removedSockets, removedChannels }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the flush waited for another instance's row")), 3000)),
+        ]);
+        const deletes = sent.filter(({ query }) => BY_SOCKET_ID.test(query) || BY_PAIR.test(query));
+        expect(deletes).toHaveLength(2);
+        for (const { query, params } of deletes) await expectKeyLookups(sql, table, query, params);
+      } finally {
+        await held.query('ROLLBACK');
+        await held.end();
       }
+      const [{ n }] = (await sql(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE SCP_instance_id = 'busy'`)) as Array<{ n: string }>;
+      expect(Number(n)).toBe(600 - 2 * 60 - 60);
     }));
 
   it("counts the sessions of a flush's users in one statement, each part of it by the (channel, user) index", async () => {

@@ -123,7 +123,11 @@ export function statementKind(sql: string, baseTable: string): string {
   if (verb0.startsWith('COMMIT')) return 'COMMIT';
   if (verb0.startsWith('ROLLBACK')) return 'ROLLBACK';
   if (verb0 === 'SET' && words[1] === 'TRANSACTION' && words[2] === 'ISOLATION' && words[3].startsWith('LEVEL')) return 'SET TRANSACTION ISOLATION';
-  const tableMatch = /\b(?:FROM|INTO|UPDATE)\s+[`"]?([A-Za-z0-9_]+)[`"]?/i.exec(sql);
+  // A multi-table DELETE (`DELETE t FROM (…) AS v JOIN tbl AS t …`) deletes from the table named by its alias.
+  const alias = /^\s*DELETE\s+(\w+)\s+FROM\b/i.exec(sql)?.[1];
+  const tableMatch = alias
+    ? new RegExp(`[\`"]?([A-Za-z0-9_]+)[\`"]?\\s+AS\\s+${alias}\\b`, 'i').exec(sql)
+    : /\b(?:FROM|INTO|UPDATE)\s+[`"]?([A-Za-z0-9_]+)[`"]?/i.exec(sql);
   const table = tableMatch?.[1];
   let role = table ?? '';
   if (baseTable && table === baseTable) role = 'sockets';
