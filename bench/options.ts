@@ -83,6 +83,8 @@ export const opts = {
    */
   statePhase: !scale,
   out: argv.out ?? join(BENCH_DIR, quick ? 'results-quick.md' : 'results.md'),
+  /** The curve's charts go to docs/ (which the README shows) from a full run into bench/results.md only. */
+  chartsToDocs: !quick && argv.out === undefined,
   pollMs: 10,
 };
 for (const mode of opts.modes) if (!ALL_MODES.includes(mode)) throw new Error(`--modes: unknown mode '${mode}' (known: ${ALL_MODES.join(', ')})`);

@@ -16,7 +16,7 @@
  * phases of one run), measurements.ts (what this process measures itself), report.ts (the table and notes).
  */
 import os from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { BENCH_DIR, N, ROOT, opts, progress, started } from './options.js';
@@ -41,11 +41,11 @@ async function scale(load0: number[], version: string): Promise<number> {
   const errors: string[] = [];
   progress(`scale: ${opts.scaleSockets.join(', ')} sockets, modes ${opts.modes.join(', ')}, ${opts.loadProcesses} load processes`);
   const points = await runScale(errors);
-  // The full curve's charts go to docs/ (the README shows them); a quick one's next to its results.
-  const dir = opts.quick ? BENCH_DIR : join(ROOT, 'docs');
-  const name = opts.quick ? 'results-quick-scale' : 'scale';
+  // The full curve's charts go to docs/ (the README shows them); any other run's next to its results.
+  const dir = opts.chartsToDocs ? join(ROOT, 'docs') : dirname(opts.out);
+  const name = opts.chartsToDocs ? 'scale' : `${basename(opts.out, '.md')}-scale`;
   const charts = { hooks: join(dir, `${name}-hooks.svg`), perSocket: join(dir, `${name}-per-socket.svg`) };
-  const links = { hooksLink: relative(BENCH_DIR, charts.hooks), perSocketLink: relative(BENCH_DIR, charts.perSocket) };
+  const links = { hooksLink: relative(dirname(opts.out), charts.hooks), perSocketLink: relative(dirname(opts.out), charts.perSocket) };
   const section = scaleReport(points, { command: commandLine(), load0, load1: os.loadavg(), openFiles: openFileLimit(), errors, mariadbVersion: version, started }, { ...charts, ...links });
   writeScaleSection(opts.out, section);
   process.stdout.write(`\n${section}\n\nwritten to ${relative(ROOT, opts.out)}, ${relative(ROOT, charts.hooks)}, ${relative(ROOT, charts.perSocket)}\n`);

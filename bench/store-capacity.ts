@@ -236,8 +236,9 @@ async function main(): Promise<void> {
     }
   }
   results.loadAfter = os.loadavg();
-  // A full run's chart goes to docs/, which the package ships, so that the README shows it on the registry page too.
-  const chart = quick ? plan.out.replace(/\.md$/, '.svg') : join(BENCH_DIR, '..', 'docs', basename(plan.out).replace(/\.md$/, '.svg'));
+  // A full run's chart goes to docs/, which the package ships, so that the README shows it on the registry page too;
+  // a quick run's, or one written elsewhere with --out, next to its results.
+  const chart = quick || argv.out !== undefined ? plan.out.replace(/\.md$/, '.svg') : join(BENCH_DIR, '..', 'docs', basename(plan.out).replace(/\.md$/, '.svg'));
   writeStoreReport(results, plan.out, chart);
   writeStoreChart(results, chart);
   console.log(`wrote ${plan.out}`);
