@@ -112,7 +112,8 @@ export class PresenceStore {
     // A table made by hand may lack an index; then its statements go without the hint rather than failing.
     const hint = async (index: string) =>
       dialect.kind === 'mysql' && (await this.withRunner((runner) => hasIndex(runner, tables.sockets, index))) ? index : undefined;
-    this.sockets = new SocketsTable(this.sql, await hint(`IX_${tables.sockets}_instance`), await hint(`UQ_${tables.sockets}_socket_channel`));
+    const [instanceIndex, uniqueIndex] = await Promise.all([hint(`IX_${tables.sockets}_instance`), hint(`UQ_${tables.sockets}_socket_channel`)]);
+    this.sockets = new SocketsTable(this.sql, instanceIndex, uniqueIndex);
     this.status = new StatusTable(this.sql, this.sockets);
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);
