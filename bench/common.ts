@@ -134,6 +134,8 @@ export function signToken(payload: Record<string, unknown>, authKey: string): st
 
 export interface ServerConfig {
   mode: 'plain' | 'sqlite' | 'mariadb';
+  /** plain: with an inbound middleware that allows every action, as an app's own middleware would. */
+  passThroughMiddleware?: boolean;
   authKey: string;
   pingInterval: number;
   pingsPerUpdate?: number;

@@ -73,6 +73,14 @@ export function diffCounters(before: SqlCounters, after: SqlCounters): SqlCounte
   return { total: after.total - before.total, kinds };
 }
 
+/** The median of `values` (the mean of the middle two for an even count); NaN without any. */
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];

@@ -27,6 +27,7 @@ const { values: argv } = parseArgs({
     'idle-window-ms': { type: 'string' },
     'hook-rate': { type: 'string' },
     out: { type: 'string' },
+    'repeat-storms': { type: 'string' },
   },
   strict: true,
 });
@@ -75,6 +76,13 @@ export const opts = {
   heapSnapshots: process.env.PRESENCE_BENCH_HEAP_SNAPSHOT ? process.env.PRESENCE_BENCH_HEAP_SNAPSHOT === '1' : !quick && !scale,
   /** An extra connect storm in the first run with the server's CPU profiled, summarised by package as evidence. */
   cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick && !scale,
+  /**
+   * More storms of the same size on each server after its measured phases ([1b], [2b]): the throughput of a server
+   * that has been running, where [1] is the first storm of a fresh process. The curve leaves them out.
+   */
+  repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 1 : 4, 0),
+  /** A second plain server with a pass-through inbound middleware in each plain run ([2a]); the curve leaves it out. */
+  passThroughPlain: !scale,
   /** The idle-window phase (statements per minute of idle sockets); the curve leaves it out. */
   idlePhase: !scale,
   /**

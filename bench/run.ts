@@ -22,6 +22,7 @@ import { DataSource } from 'typeorm';
 import { BENCH_DIR, N, ROOT, opts, progress, started } from './options.js';
 import { cleanupEverything, watchdog } from './processes.js';
 import { commandLine, report, type Results } from './report.js';
+import { median } from './measurements.js';
 import { runPlain, runPresence, type PlainRun, type PresenceRun } from './runs.js';
 import { openFileLimit, runScale, scaleSectionOf, writeScaleSection } from './scale.js';
 import { scaleReport } from './scale-report.js';
@@ -56,7 +57,10 @@ async function main(): Promise<number> {
   const load0 = os.loadavg();
   const version = opts.modes.includes('mariadb') ? await mariadbVersion() : 'not used';
   if (opts.scale) return scale(load0, version);
-  const results: Results = { plain: [], sqlite: [], mariadb: [], ratios: { sqlite: [], mariadb: [] }, heapOver: { sqlite: [], mariadb: [] } };
+  const results: Results = {
+    plain: [], sqlite: [], mariadb: [], ratios: { sqlite: [], mariadb: [] }, heapOver: { sqlite: [], mariadb: [] },
+    passThroughRatios: { plain: [], sqlite: [], mariadb: [] }, runningRatios: { plain: [], sqlite: [], mariadb: [] },
+  };
   const errors: string[] = [];
   progress(`${opts.runs} run(s) of ${N} sockets, modes ${opts.modes.join(', ')}`);
   for (let run = 1; run <= opts.runs; run++) {
@@ -85,6 +89,13 @@ async function main(): Promise<number> {
         if (!r) continue;
         results.ratios[mode].push(r.throughput / plainRun.throughput);
         results.heapOver[mode].push(r.heapPerSocket - plainRun.heapPerSocket);
+        if (plainRun.passThrough) results.passThroughRatios[mode].push(r.throughput / plainRun.passThrough.throughput);
+        if (r.repeated.length > 0) results.runningRatios[mode].push(median(r.repeated) / median(plainRun.repeated));
+      }
+      const mw = plainRun.passThrough;
+      if (mw) {
+        results.passThroughRatios.plain.push(mw.throughput / plainRun.throughput);
+        if (mw.repeated.length > 0) results.runningRatios.plain.push(median(mw.repeated) / median(plainRun.repeated));
       }
     }
   }

@@ -14,7 +14,7 @@ import {
 } from './common.js';
 import { diff, summarize, type HeapSummary } from './heap-diff.js';
 import {
-  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, type Cpu,
+  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, median, percentile, until, type Cpu,
 } from './measurements.js';
 import { BENCH_DIR, N, connectTimeout, opts, progress, speedup, waitFor } from './options.js';
 import { dirsToRemove, dropTables, startLoads, startServer, stopChild, tablesToDrop, type LoadGroup, type ServerHandle } from './processes.js';
@@ -29,6 +29,10 @@ export interface PlainRun {
   heapGrowth?: HeapSummary;
   /** The server's CPU profile of an extra storm (first run): self time in ms by package and by function. */
   profile?: ProfileSummary;
+  /** Throughput of each of `--repeat-storms` more storms on the same server, after its measured phases. */
+  repeated: number[];
+  /** Plain only: a second plain server whose inbound middleware allows every action, its first and repeated storms. */
+  passThrough?: { throughput: number; repeated: number[] };
 }
 
 export interface ProfileSummary {
@@ -51,6 +55,26 @@ async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup,
   if (db) await until('profiled storm removed', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
   else await until('profiled storm gone', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   return profile;
+}
+
+/**
+ * `--repeat-storms` more storms of N sockets on a server that has done its measured phases: each connects
+ * (and, for presence, is stored), then disconnects (and is removed). Their throughput is that of a server that has
+ * been running, with its code compiled and its caches warm; [1] is the first storm of a fresh process, as after
+ * a deploy.
+ */
+async function repeatedStorms(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<number[]> {
+  const throughputs: number[] = [];
+  for (let k = 1; k <= opts.repeatStorms; k++) {
+    const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `r${run}-${k}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+    checkStorm(`repeated storm ${k}`, storm);
+    throughputs.push((N / (storm.tEnd - storm.t0)) * 1000);
+    if (db) await until(`repeated storm ${k} stored`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
+    await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+    if (db) await until(`repeated storm ${k} removed`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+    else await until(`repeated storm ${k} gone`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  }
+  return throughputs;
 }
 
 /** Paths for the two heap snapshots of a server, when this run takes them. */
@@ -152,25 +176,44 @@ async function warmUp(run: number, server: ServerHandle, load: LoadGroup, authKe
 }
 
 export async function runPlain(run: number): Promise<PlainRun> {
+  const result = await plainServer(run, false);
+  const passThrough = opts.passThroughPlain ? await plainServer(run, true) : undefined;
+  progress(
+    `plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s` + repeatedText(result.repeated) + `, heap ${result.heapPerSocket.toFixed(0)} B/socket` +
+      (passThrough ? `; with a pass-through middleware ${passThrough.throughput.toFixed(0)} sockets/s` + repeatedText(passThrough.repeated) : ''),
+  );
+  return { ...result, passThrough: passThrough && { throughput: passThrough.throughput, repeated: passThrough.repeated } };
+}
+
+/** The repeated storms' median throughput, for the progress line. */
+function repeatedText(repeated: number[]): string {
+  return repeated.length > 0 ? ` (running: ${median(repeated).toFixed(0)})` : '';
+}
+
+/**
+ * One plain server through the plain phases, with a load process of its own (as each presence run has, so that
+ * first storms compare alike); with `passThrough`, its inbound middleware allows every action.
+ */
+async function plainServer(run: number, passThrough: boolean): Promise<PlainRun> {
   const authKey = randomBytes(16).toString('hex');
-  const server = await startServer(`plain#${run}`, { mode: 'plain', authKey, pingInterval: opts.defaultPingInterval });
+  const name = passThrough ? 'plain-mw' : 'plain';
+  const server = await startServer(`${name}#${run}`, { mode: 'plain', passThroughMiddleware: passThrough, authKey, pingInterval: opts.defaultPingInterval });
   const load = await startLoads(`load#${run}`, opts.loadProcesses);
   try {
     await warmUp(run, server, load, authKey);
-    const snapshots = snapshotPaths(run, 'plain');
+    const snapshots = passThrough ? {} : snapshotPaths(run, 'plain');
     const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
     const cpu0 = await cpuNow(server.peer, load);
     const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `p${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
     const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load));
-    checkStorm('plain storm', storm);
+    checkStorm(`${name} storm`, storm);
     const loaded = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.loaded }, 120_000);
-    if (loaded.clients !== N) throw new Error(`plain server holds ${loaded.clients} sockets, expected ${N}`);
+    if (loaded.clients !== N) throw new Error(`${name} server holds ${loaded.clients} sockets, expected ${N}`);
     await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
-    await until('plain server empty', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
-    const profile = await profiledStorm(run, server, load, authKey);
-    const result = { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile };
-    progress(`plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s, heap ${result.heapPerSocket.toFixed(0)} B/socket`);
-    return result;
+    await until(`${name} server empty`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+    const profile = passThrough ? undefined : await profiledStorm(run, server, load, authKey);
+    const repeated = await repeatedStorms(run, server, load, authKey);
+    return { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile, repeated };
   } finally {
     await load.stop();
     await stopChild(server.peer);
@@ -351,6 +394,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await until('table empty after the hook group', waitFor(30_000), opts.pollMs, exactRows(0, 0));
       const hookKinds = diffCounters(hookSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
       const profile = await profiledStorm(run, server, load, authKey, { outside: db, table });
+      const repeated = await repeatedStorms(run, server, load, authKey, { outside: db, table });
       await failuresOf(server, failures, 'default timings');
 
       return {
@@ -360,6 +404,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         stormCpu,
         heapGrowth: heapGrowth(snapshots),
         profile,
+        repeated,
         lifecycleQuestions: mode === 'mariadb' ? (q1 - q0 - ownStatements - perRead) / N : undefined,
         lifecycleLogger: stormKinds.total / N,
         stormKinds,
@@ -423,7 +468,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
     );
     const result: PresenceRun = { ...main, ...idleResult, backgroundQps, failures };
     progress(
-      `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s, ` +
+      `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s${repeatedText(result.repeated)}, ` +
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
         (opts.idlePhase ? `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` : '') +
         `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +

@@ -1,6 +1,7 @@
 /**
  * The server under test, one process per configuration (started by bench/run.ts with --expose-gc):
- * - plain: socketcluster-server alone, attached to a bare HTTP server;
+ * - plain: socketcluster-server alone, attached to a bare HTTP server (optionally with a pass-through inbound
+ *   middleware);
  * - sqlite / mariadb: a Nest app with PresenceModule (from the built library in dist/), a provider with an
  *   @OnUserOffline() hook that records when each hook ran, and a TypeORM logger that counts the module's
  *   statements by kind (and, with PRESENCE_BENCH_LOG_SQL=1, writes each of them to a file).
@@ -50,6 +51,13 @@ async function startPlain(): Promise<Running> {
   // shows what tracking adds, not the per-verify key conversion the module saves (PRESENCE_BENCH_PLAIN_SECRET_KEY=0:
   // plain with the string, as socketcluster-server is usually configured).
   if (process.env.PRESENCE_BENCH_PLAIN_SECRET_KEY !== '0') useSecretKeyObject(server);
+  // With any inbound middleware, SocketCluster gives every socket a stream of its own and every action a promise;
+  // this is the usual shape of an app's middleware, for the ratio against plain with that cost in it too.
+  if (config.passThroughMiddleware) {
+    server.setMiddleware(server.MIDDLEWARE_INBOUND, async (stream) => {
+      for await (const action of stream) action.allow();
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(0, '127.0.0.1', () => resolve());
