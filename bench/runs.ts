@@ -47,14 +47,29 @@ export interface ProfileSummary {
 async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<ProfileSummary | undefined> {
   if (!opts.cpuProfile || run !== 1) return undefined;
   await server.peer.request('profile-start', {}, 10_000);
-  const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `c${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
-  if (db) await until('profiled storm stored', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
-  const profile = await server.peer.request<ProfileSummary>('profile-stop', {}, 60_000);
-  checkStorm('profiled storm', storm);
-  await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
-  if (db) await until('profiled storm removed', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
-  else await until('profiled storm gone', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  let profile: ProfileSummary | undefined;
+  await stormAndBack('profiled storm', `c${run}-`, server, load, authKey, db, async () => {
+    profile = await server.peer.request<ProfileSummary>('profile-stop', {}, 60_000);
+  });
   return profile;
+}
+
+/**
+ * One storm of N sockets and its end: they connect (and, with `db`, are stored), `whileConnected` runs, then
+ * they disconnect (and are removed, or without `db` the server holds none). Returns the storm.
+ */
+async function stormAndBack(
+  what: string, prefix: string, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string },
+  whileConnected?: () => Promise<void>,
+): Promise<ConnectResult> {
+  const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+  if (db) await until(`${what} stored`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
+  await whileConnected?.();
+  checkStorm(what, storm);
+  await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
+  if (db) await until(`${what} removed`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
+  else await until(`${what} gone`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
+  return storm;
 }
 
 /**
@@ -66,13 +81,8 @@ async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup,
 async function repeatedStorms(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<number[]> {
   const throughputs: number[] = [];
   for (let k = 1; k <= opts.repeatStorms; k++) {
-    const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `r${run}-${k}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
-    checkStorm(`repeated storm ${k}`, storm);
+    const storm = await stormAndBack(`repeated storm ${k}`, `r${run}-${k}-`, server, load, authKey, db);
     throughputs.push((N / (storm.tEnd - storm.t0)) * 1000);
-    if (db) await until(`repeated storm ${k} stored`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * N);
-    await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
-    if (db) await until(`repeated storm ${k} removed`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
-    else await until(`repeated storm ${k} gone`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   }
   return throughputs;
 }
