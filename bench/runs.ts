@@ -54,6 +54,11 @@ async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup,
   return profile;
 }
 
+/** Sockets per second of a storm of N: first socket created → last subscribe acknowledged ([1]). */
+function throughputOf(storm: ConnectResult): number {
+  return (N / (storm.tEnd - storm.t0)) * 1000;
+}
+
 /**
  * One storm of N sockets and its end: they connect (and, with `db`, are stored), `whileConnected` runs, then
  * they disconnect (and are removed, or without `db` the server holds none). Returns the storm.
@@ -82,7 +87,7 @@ async function repeatedStorms(run: number, server: ServerHandle, load: LoadGroup
   const throughputs: number[] = [];
   for (let k = 1; k <= opts.repeatStorms; k++) {
     const storm = await stormAndBack(`repeated storm ${k}`, `r${run}-${k}-`, server, load, authKey, db);
-    throughputs.push((N / (storm.tEnd - storm.t0)) * 1000);
+    throughputs.push(throughputOf(storm));
   }
   return throughputs;
 }
@@ -223,7 +228,7 @@ async function plainServer(run: number, passThrough: boolean): Promise<PlainRun>
     await until(`${name} server empty`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
     const profile = passThrough ? undefined : await profiledStorm(run, server, load, authKey);
     const repeated = await repeatedStorms(run, server, load, authKey);
-    return { run, throughput: (N / (storm.tEnd - storm.t0)) * 1000, heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile, repeated };
+    return { run, throughput: throughputOf(storm), heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile, repeated };
   } finally {
     await load.stop();
     await stopChild(server.peer);
@@ -409,7 +414,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
 
       return {
         run,
-        throughput: (N / (storm.tEnd - storm.t0)) * 1000,
+        throughput: throughputOf(storm),
         heapPerSocket: (loaded.heapUsed - base.heapUsed) / N,
         stormCpu,
         heapGrowth: heapGrowth(snapshots),
