@@ -56,7 +56,7 @@ export class AgServerHost {
     if (problem) return new PresenceError(CANNOT_SUBSCRIBE(problem));
     // SocketCluster handles a socket's packets one after another, so this count includes every earlier subscribe.
     const max = options.limits.subscriptionsPerSocket;
-    if (!socket.isSubscribed(channel as string) && socket.subscriptions().length >= max) {
+    if (!socket.isSubscribed(channel as string) && socket.channelSubscriptionsCount >= max) {
       return new PresenceError(TOO_MANY_SUBSCRIPTIONS(max));
     }
     const access = checkPresenceSubscription(options, socket, channel as string);
