@@ -112,9 +112,11 @@ export class QuestionsMeter {
  * the verb (with the modifiers that matter for cost) and which of the module's tables it touches, named by the
  * suffix after the base table name (`sockets` for the base table itself).
  * It runs inside the benched server for every statement, and a flush's upsert is tens of kilobytes: so the text
- * is searched as it is, with whitespace-tolerant patterns, instead of being copied, upper-cased and split first.
+ * is searched as it is, with whitespace-tolerant patterns, instead of being copied, upper-cased and split first,
+ * and of a long statement only its ends, where every clause it looks for is (the middle is placeholder lists).
  */
-export function statementKind(sql: string, baseTable: string): string {
+export function statementKind(statement: string, baseTable: string): string {
+  const sql = statement.length > 2 * KIND_ENDS ? `${statement.slice(0, KIND_ENDS)} ${statement.slice(-KIND_ENDS)}` : statement;
   const head = /^\s*(\S*)(?:\s+(\S+)(?:\s+(\S+)(?:\s+(\S+)(?:\s+(\S+))?)?)?)?/.exec(sql)!;
   const verb0 = head[1].toUpperCase();
   const words = head.slice(1, 6).map((word) => (word ?? '').toUpperCase());
@@ -144,6 +146,9 @@ export function statementKind(sql: string, baseTable: string): string {
   }
   return role ? `${verb} ${role}` : verb;
 }
+
+/** Characters at each end of a statement that `statementKind` reads. */
+const KIND_ENDS = 1000;
 
 function oneLine(sql: string): string {
   return sql.replace(/\s+/g, ' ').trim();
