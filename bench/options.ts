@@ -53,7 +53,8 @@ export const opts = {
   /** Load generator processes, each with its share of the sockets: with many sockets one would be the bottleneck. */
   loadProcesses: intOption('load-processes', argv['load-processes'], scale ? 3 : 1, 1),
   sockets: intOption('sockets', argv.sockets, quick ? 300 : 2000, 10),
-  runs: intOption('runs', argv.runs, quick || scale ? 1 : 5, 1),
+  /** 0: only the running servers ([1b], [2b]). */
+  runs: intOption('runs', argv.runs, quick || scale ? 1 : 5, 0),
   /** Sockets connecting at once (the listen backlog is 511: beyond it, SYN retries would measure the kernel). */
   concurrency: intOption('concurrency', argv.concurrency, 100, 1),
   idleFraction: 0.3,
@@ -77,10 +78,10 @@ export const opts = {
   /** An extra connect storm in the first run with the server's CPU profiled, summarised by package as evidence. */
   cpuProfile: process.env.PRESENCE_BENCH_CPU_PROFILE ? process.env.PRESENCE_BENCH_CPU_PROFILE === '1' : !quick && !scale,
   /**
-   * More storms of the same size on each server after its measured phases ([1b], [2b]): the throughput of a server
-   * that has been running, where [1] is the first storm of a fresh process. The curve leaves them out.
+   * Rounds of the running servers ([1b], [2b], running.ts): after the runs, one server of each mode takes a storm of
+   * the same size in turn, once per round. The curve leaves them out.
    */
-  repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 1 : 4, 0),
+  repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 2 : 12, 0),
   /** A second plain server with a pass-through inbound middleware in each plain run ([2a]); the curve leaves it out. */
   passThroughPlain: !scale,
   /** The idle-window phase (statements per minute of idle sockets); the curve leaves it out. */

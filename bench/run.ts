@@ -4,16 +4,18 @@
  * For each run and each mode (plain socketcluster-server, PresenceModule on SQLite, PresenceModule on MariaDB)
  * a server process (bench/server.ts) and a load process (bench/load.ts) are started; this process drives the
  * phases over IPC, watches the table through a connection of its own, and at the end prints one table (the
- * median of the runs, with min and max) and writes it to bench/results.md. See bench/README.md.
+ * median of the runs, with min and max) and writes it to bench/results.md. After the runs, one server of each
+ * mode, kept running, takes storms in turns (running.ts). See bench/README.md.
  *
  * Options: --quick (1 run of 300 sockets, a short idle window), --sockets N, --runs N, --concurrency N,
- * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --out FILE; --scale (the curve, scale.ts)
+ * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --repeat-storms N, --out FILE; --scale (the curve, scale.ts)
  * with --scale-sockets a,b,c and --load-processes N.
  * Environment: PRESENCE_BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * PRESENCE_BENCH_LOG_SQL=1 (every statement of the module is written to bench/sql-<mode>-<run>-<phase>.log).
  *
  * The roles, one file each: options.ts (the command line), processes.ts (children and cleanup), runs.ts (the
- * phases of one run), measurements.ts (what this process measures itself), report.ts (the table and notes).
+ * phases of one run), running.ts (the running servers), measurements.ts (what this process measures itself),
+ * report.ts (the table and notes).
  */
 import os from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
@@ -22,7 +24,7 @@ import { DataSource } from 'typeorm';
 import { BENCH_DIR, N, ROOT, opts, progress, started } from './options.js';
 import { cleanupEverything, watchdog } from './processes.js';
 import { commandLine, report, type Results } from './report.js';
-import { median } from './measurements.js';
+import { runRunning } from './running.js';
 import { runPlain, runPresence, type PlainRun, type PresenceRun } from './runs.js';
 import { openFileLimit, runScale, scaleSectionOf, writeScaleSection } from './scale.js';
 import { scaleReport } from './scale-report.js';
@@ -59,7 +61,7 @@ async function main(): Promise<number> {
   if (opts.scale) return scale(load0, version);
   const results: Results = {
     plain: [], sqlite: [], mariadb: [], ratios: { sqlite: [], mariadb: [] }, heapOver: { sqlite: [], mariadb: [] },
-    passThroughRatios: { plain: [], sqlite: [], mariadb: [] }, runningRatios: { plain: [], sqlite: [], mariadb: [] },
+    passThroughRatios: { plain: [], sqlite: [], mariadb: [] },
   };
   const errors: string[] = [];
   progress(`${opts.runs} run(s) of ${N} sockets, modes ${opts.modes.join(', ')}`);
@@ -90,14 +92,16 @@ async function main(): Promise<number> {
         results.ratios[mode].push(r.throughput / plainRun.throughput);
         results.heapOver[mode].push(r.heapPerSocket - plainRun.heapPerSocket);
         if (plainRun.passThrough) results.passThroughRatios[mode].push(r.throughput / plainRun.passThrough.throughput);
-        if (r.repeated.length > 0) results.runningRatios[mode].push(median(r.repeated) / median(plainRun.repeated));
       }
-      const mw = plainRun.passThrough;
-      if (mw) {
-        results.passThroughRatios.plain.push(mw.throughput / plainRun.throughput);
-        if (mw.repeated.length > 0) results.runningRatios.plain.push(median(mw.repeated) / median(plainRun.repeated));
-      }
+      if (plainRun.passThrough) results.passThroughRatios.plain.push(plainRun.passThrough.throughput / plainRun.throughput);
     }
+  }
+  try {
+    results.running = await runRunning();
+  } catch (error) {
+    const message = `running servers: ${(error as Error).message}`;
+    errors.push(message);
+    progress(`ERROR ${message}`);
   }
   const { table, doc } = report(results, { mariadbVersion: version, load0, load1: os.loadavg(), errors });
   process.stdout.write(`\n${table}\n`);

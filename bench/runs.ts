@@ -14,7 +14,7 @@ import {
 } from './common.js';
 import { diff, summarize, type HeapSummary } from './heap-diff.js';
 import {
-  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, median, percentile, until, type Cpu,
+  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, type Cpu,
 } from './measurements.js';
 import { BENCH_DIR, N, connectTimeout, opts, progress, speedup, waitFor } from './options.js';
 import { dirsToRemove, dropTables, startLoads, startServer, stopChild, tablesToDrop, type LoadGroup, type ServerHandle } from './processes.js';
@@ -29,10 +29,8 @@ export interface PlainRun {
   heapGrowth?: HeapSummary;
   /** The server's CPU profile of an extra storm (first run): self time in ms by package and by function. */
   profile?: ProfileSummary;
-  /** Throughput of each of `--repeat-storms` more storms on the same server, after its measured phases. */
-  repeated: number[];
-  /** Plain only: a second plain server whose inbound middleware allows every action, its first and repeated storms. */
-  passThrough?: { throughput: number; repeated: number[] };
+  /** Plain only: a second plain server whose inbound middleware allows every action, its first storm. */
+  passThrough?: { throughput: number };
 }
 
 export interface ProfileSummary {
@@ -55,7 +53,7 @@ async function profiledStorm(run: number, server: ServerHandle, load: LoadGroup,
 }
 
 /** Sockets per second of a storm of N: first socket created → last subscribe acknowledged ([1]). */
-function throughputOf(storm: ConnectResult): number {
+export function throughputOf(storm: ConnectResult): number {
   return (N / (storm.tEnd - storm.t0)) * 1000;
 }
 
@@ -63,7 +61,7 @@ function throughputOf(storm: ConnectResult): number {
  * One storm of N sockets and its end: they connect (and, with `db`, are stored), `whileConnected` runs, then
  * they disconnect (and are removed, or without `db` the server holds none). Returns the storm.
  */
-async function stormAndBack(
+export async function stormAndBack(
   what: string, prefix: string, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string },
   whileConnected?: () => Promise<void>,
 ): Promise<ConnectResult> {
@@ -75,21 +73,6 @@ async function stormAndBack(
   if (db) await until(`${what} removed`, waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 0);
   else await until(`${what} gone`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   return storm;
-}
-
-/**
- * `--repeat-storms` more storms of N sockets on a server that has done its measured phases: each connects
- * (and, for presence, is stored), then disconnects (and is removed). Their throughput is that of a server that has
- * been running, with its code compiled and its caches warm; [1] is the first storm of a fresh process, as after
- * a deploy.
- */
-async function repeatedStorms(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<number[]> {
-  const throughputs: number[] = [];
-  for (let k = 1; k <= opts.repeatStorms; k++) {
-    const storm = await stormAndBack(`repeated storm ${k}`, `r${run}-${k}-`, server, load, authKey, db);
-    throughputs.push(throughputOf(storm));
-  }
-  return throughputs;
 }
 
 /** Paths for the two heap snapshots of a server, when this run takes them. */
@@ -170,7 +153,7 @@ export const stateSpreadMs = (sockets: number): number => Math.max(2000, ((socke
  * A small round of the same work (connect, auth, subscribe, disconnect) before the baseline heap reading, so
  * that code compiled and caches filled on first use are in the baseline, not counted per socket.
  */
-async function warmUp(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
+export async function warmUp(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
   const n = Math.min(100, N);
   const w = await load.request<ConnectResult>('connect', { port: server.port, n, prefix: `w${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
   checkStorm('warm-up', w);
@@ -194,15 +177,10 @@ export async function runPlain(run: number): Promise<PlainRun> {
   const result = await plainServer(run, false);
   const passThrough = opts.passThroughPlain ? await plainServer(run, true) : undefined;
   progress(
-    `plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s` + repeatedText(result.repeated) + `, heap ${result.heapPerSocket.toFixed(0)} B/socket` +
-      (passThrough ? `; with a pass-through middleware ${passThrough.throughput.toFixed(0)} sockets/s` + repeatedText(passThrough.repeated) : ''),
+    `plain   run ${run}: ${result.throughput.toFixed(0)} sockets/s, heap ${result.heapPerSocket.toFixed(0)} B/socket` +
+      (passThrough ? `; with a pass-through middleware ${passThrough.throughput.toFixed(0)} sockets/s` : ''),
   );
-  return { ...result, passThrough: passThrough && { throughput: passThrough.throughput, repeated: passThrough.repeated } };
-}
-
-/** The repeated storms' median throughput, for the progress line. */
-function repeatedText(repeated: number[]): string {
-  return repeated.length > 0 ? ` (running: ${median(repeated).toFixed(0)})` : '';
+  return { ...result, passThrough: passThrough && { throughput: passThrough.throughput } };
 }
 
 /**
@@ -227,15 +205,14 @@ async function plainServer(run: number, passThrough: boolean): Promise<PlainRun>
     await load.request<DisconnectResult>('disconnect', { timeoutMs: waitFor(30_000) }, waitFor(40_000));
     await until(`${name} server empty`, waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
     const profile = passThrough ? undefined : await profiledStorm(run, server, load, authKey);
-    const repeated = await repeatedStorms(run, server, load, authKey);
-    return { run, throughput: throughputOf(storm), heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile, repeated };
+    return { run, throughput: throughputOf(storm), heapPerSocket: (loaded.heapUsed - base.heapUsed) / N, stormCpu, heapGrowth: heapGrowth(snapshots), profile };
   } finally {
     await load.stop();
     await stopChild(server.peer);
   }
 }
 
-interface Fixture {
+export interface Fixture {
   server: ServerHandle;
   db: Outside;
   table: string;
@@ -250,12 +227,17 @@ async function failuresOf(server: ServerHandle, into: Record<string, number>, la
   }
 }
 
-async function withPresenceServer<T>(
+export interface PresenceServer extends Fixture {
+  /** Stops the server and drops its table or file. */
+  close(): Promise<void>;
+}
+
+/** A presence server on a table (MariaDB) or file (SQLite) of its own, with a connection that reads that table. */
+export async function openPresenceServer(
   mode: 'sqlite' | 'mariadb',
   name: string,
   settings: Pick<ServerConfig, 'pingInterval' | 'pingsPerUpdate' | 'gc'>,
-  body: (fixture: Fixture) => Promise<T>,
-): Promise<T> {
+): Promise<PresenceServer> {
   const table = `bench_${randomBytes(4).toString('hex')}`;
   const authKey = randomBytes(16).toString('hex');
   let sqliteFile: string | undefined;
@@ -268,19 +250,38 @@ async function withPresenceServer<T>(
   }
   const sqlLogFile = opts.logSql ? join(BENCH_DIR, `sql-${name.replace(/[^A-Za-z0-9-]+/g, '-')}.log`) : undefined;
   if (sqlLogFile) writeFileSync(sqlLogFile, '');
-  const server = await startServer(name, { mode, authKey, tableName: table, sqliteFile, mysqlUrl: opts.mysqlUrl, sqlLogFile, ...settings });
+  let server: ServerHandle | undefined;
   let db: Outside | undefined;
-  try {
-    db = await Outside.connectTo(mode, sqliteFile);
-    return await body({ server, db, table, authKey });
-  } finally {
-    await stopChild(server.peer);
+  const close = async () => {
+    if (server) await stopChild(server.peer);
     await db?.close().catch(() => undefined);
     if (mode === 'mariadb') await dropTables(table);
     if (sqliteFile) {
       rmSync(dirname(sqliteFile), { recursive: true, force: true });
       dirsToRemove.delete(dirname(sqliteFile));
     }
+  };
+  try {
+    server = await startServer(name, { mode, authKey, tableName: table, sqliteFile, mysqlUrl: opts.mysqlUrl, sqlLogFile, ...settings });
+    db = await Outside.connectTo(mode, sqliteFile);
+    return { server, db, table, authKey, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function withPresenceServer<T>(
+  mode: 'sqlite' | 'mariadb',
+  name: string,
+  settings: Pick<ServerConfig, 'pingInterval' | 'pingsPerUpdate' | 'gc'>,
+  body: (fixture: Fixture) => Promise<T>,
+): Promise<T> {
+  const opened = await openPresenceServer(mode, name, settings);
+  try {
+    return await body(opened);
+  } finally {
+    await opened.close();
   }
 }
 
@@ -409,7 +410,6 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await until('table empty after the hook group', waitFor(30_000), opts.pollMs, exactRows(0, 0));
       const hookKinds = diffCounters(hookSql0, await server.peer.request<SqlCounters>('sql', {}, 5000));
       const profile = await profiledStorm(run, server, load, authKey, { outside: db, table });
-      const repeated = await repeatedStorms(run, server, load, authKey, { outside: db, table });
       await failuresOf(server, failures, 'default timings');
 
       return {
@@ -419,7 +419,6 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
         stormCpu,
         heapGrowth: heapGrowth(snapshots),
         profile,
-        repeated,
         lifecycleQuestions: mode === 'mariadb' ? (q1 - q0 - ownStatements - perRead) / N : undefined,
         lifecycleLogger: stormKinds.total / N,
         stormKinds,
@@ -483,7 +482,7 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
     );
     const result: PresenceRun = { ...main, ...idleResult, backgroundQps, failures };
     progress(
-      `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s${repeatedText(result.repeated)}, ` +
+      `${label} run ${run}: ${result.throughput.toFixed(0)} sockets/s, ` +
         `${(result.lifecycleQuestions ?? result.lifecycleLogger).toFixed(3)} stmts/lifecycle, ` +
         (opts.idlePhase ? `${(result.idlePerMinQuestions ?? result.idlePerMinLogger).toFixed(1)} stmts/min idle, ` : '') +
         `heap ${result.heapPerSocket.toFixed(0)} B/socket${plainHeap !== undefined ? ` (+${(result.heapPerSocket - plainHeap).toFixed(0)} over plain)` : ''}, ` +

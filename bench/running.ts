@@ -1,0 +1,109 @@
+/**
+ * The running servers ([1b], [2b]): one server of each kind, all up at once and past their first storms, take
+ * storms of N sockets in turns, round after round, from one load group. A round's ratios compare storms taken
+ * within seconds of each other, so that the machine's drift (other work, frequency) falls on every kind alike.
+ * None of these servers has its heap read: no forced full collection, which a server in production never has,
+ * falls between their storms.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpuDiff, cpuNow, findDatabasePid, median } from './measurements.js';
+import { N, opts, progress } from './options.js';
+import { startLoads, startServer, stopChild, type LoadGroup, type ServerHandle } from './processes.js';
+import { openPresenceServer, stormAndBack, throughputOf, warmUp, type PresenceServer } from './runs.js';
+
+export type RunningKind = 'plain' | 'plain-mw' | 'sqlite' | 'mariadb';
+
+export interface RunningResult {
+  rounds: number;
+  /** Per kind, the throughput of its storm in each round (sockets/s). */
+  throughputs: Partial<Record<RunningKind, number[]>>;
+  /** Per kind but plain, its storm's throughput ÷ plain's of the same round. */
+  ratios: Partial<Record<Exclude<RunningKind, 'plain'>, number[]>>;
+  /** Per kind, server CPU ms per 1000 sockets of each round's whole storm: connected (stored), disconnected (removed). */
+  serverCpu: Partial<Record<RunningKind, number[]>>;
+}
+
+interface Running {
+  kind: RunningKind;
+  server: ServerHandle;
+  authKey: string;
+  presence?: PresenceServer;
+}
+
+/** Untimed storms each server takes after its warm-up and before the rounds: its code compiled, its caches warm. */
+const FIRST_STORMS = 2;
+
+const db = (r: Running) => (r.presence ? { outside: r.presence.db, table: r.presence.table } : undefined);
+
+async function startAll(kinds: RunningKind[]): Promise<Running[]> {
+  const started: Running[] = [];
+  try {
+    for (const kind of kinds) {
+      if (kind === 'sqlite' || kind === 'mariadb') {
+        const presence = await openPresenceServer(kind, `${kind}#running`, { pingInterval: opts.defaultPingInterval });
+        started.push({ kind, server: presence.server, authKey: presence.authKey, presence });
+      } else {
+        const authKey = randomBytes(16).toString('hex');
+        const server = await startServer(`${kind}#running`, { mode: 'plain', passThroughMiddleware: kind === 'plain-mw', authKey, pingInterval: opts.defaultPingInterval });
+        started.push({ kind, server, authKey });
+      }
+    }
+    return started;
+  } catch (error) {
+    await stopAll(started);
+    throw error;
+  }
+}
+
+async function stopAll(servers: Running[]): Promise<void> {
+  for (const r of servers) await (r.presence ? r.presence.close() : stopChild(r.server.peer));
+}
+
+/** The servers' kinds this run has: plain always (the ratios need it), the others as `--modes` says. */
+function kindsOf(): RunningKind[] {
+  const kinds: RunningKind[] = ['plain'];
+  if (opts.passThroughPlain) kinds.push('plain-mw');
+  for (const mode of opts.modes) if (mode !== 'plain') kinds.push(mode);
+  return kinds;
+}
+
+export async function runRunning(): Promise<RunningResult | undefined> {
+  const rounds = opts.repeatStorms;
+  if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
+  const kinds = kindsOf();
+  const result: RunningResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {} };
+  const load: LoadGroup = await startLoads('load#running', opts.loadProcesses);
+  const dbPid = opts.modes.includes('mariadb') ? findDatabasePid() : undefined;
+  let servers: Running[] = [];
+  try {
+    servers = await startAll(kinds);
+    for (const r of servers) {
+      await warmUp(0, r.server, load, r.authKey, db(r));
+      for (let k = 1; k <= FIRST_STORMS; k++) await stormAndBack(`${r.kind} first storm ${k}`, `f${k}-`, r.server, load, r.authKey, db(r));
+    }
+    for (let round = 1; round <= rounds; round++) {
+      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
+      const of: Partial<Record<RunningKind, number>> = {};
+      for (const r of order) {
+        const cpu0 = await cpuNow(r.server.peer, load, dbPid);
+        const storm = await stormAndBack(`${r.kind} round ${round}`, `R${round}-`, r.server, load, r.authKey, db(r));
+        const cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, load, dbPid));
+        of[r.kind] = throughputOf(storm);
+        (result.throughputs[r.kind] ??= []).push(of[r.kind]!);
+        (result.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
+      }
+      for (const kind of kinds) {
+        if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
+      }
+      progress(`running round ${round}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');
+    }
+    progress(
+      `running servers, ${rounds} rounds: ` +
+        kinds.filter((kind) => kind !== 'plain').map((kind) => `${kind} ${median(result.ratios[kind as Exclude<RunningKind, 'plain'>]!).toFixed(2)}× plain`).join(', '),
+    );
+    return result;
+  } finally {
+    await stopAll(servers);
+    await load.stop();
+  }
+}
