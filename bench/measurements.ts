@@ -125,6 +125,28 @@ function procCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Waits until the machine is nearly idle (less than `cores` of CPU busy over a window of `windowMs`), at most
+ * `maxMs`: what one server's storm leaves running (its database purging the deleted rows, a collection, sockets
+ * closing) must not fall on the next server's storm. Returns how long it waited.
+ */
+export async function untilQuiet(maxMs = 3000, cores = 0.3, windowMs = 200): Promise<number> {
+  const t0 = now();
+  let before = machineCpuMs();
+  if (before === undefined) {
+    await sleep(windowMs);
+    return now() - t0;
+  }
+  while (now() - t0 < maxMs) {
+    const w0 = now();
+    await sleep(windowMs);
+    const after = machineCpuMs();
+    if (after === undefined || (after - before) / (now() - w0) < cores) break;
+    before = after;
+  }
+  return now() - t0;
+}
+
 export interface Cpu {
   server: number;
   load: number;

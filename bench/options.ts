@@ -81,7 +81,7 @@ export const opts = {
    * Rounds of the running servers ([1b], [2b], running.ts): after the runs, one server of each mode takes a storm of
    * the same size in turn, once per round. The curve leaves them out.
    */
-  repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 2 : 12, 0),
+  repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 2 : 24, 0),
   /** A second plain server with a pass-through inbound middleware in each plain run ([2a]); the curve leaves it out. */
   passThroughPlain: !scale,
   /** The idle-window phase (statements per minute of idle sockets); the curve leaves it out. */

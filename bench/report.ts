@@ -175,8 +175,10 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       'the usual shape of an app\'s own middleware): SocketCluster then makes a stream per socket and a promise per action, a cost of any app with middleware; ' +
       'in the plain column, that server ÷ plain. ' +
       '[1b] after the runs, one server of each kind (plain, plain with the pass-through middleware, presence on SQLite and on MariaDB) is up at once; ' +
-      `each takes the warm-up and ${N}-socket storms until its code is compiled, then ${rounds} round${rounds === 1 ? '' : 's'} in which each server in turn (the order rotated every round) takes one storm of ${N} sockets ` +
-      'from the same load process: connected and, for presence, stored; disconnected and removed. [1b] is the median of a server\'s storms: the throughput of a server that has been running. ' +
+      `each takes the warm-up and ${N}-socket storms until its code is compiled, then ${rounds} round${rounds === 1 ? '' : 's'} in which each server in turn takes one storm of ${N} sockets ` +
+      'from the same load process: connected and, for presence, stored; disconnected and removed. Each storm first waits (at most 3 s) until the machine uses less than 0.3 of a core, and the rounds\' orders ' +
+      'are a Williams design, in which each server comes right after each other one equally often: what a storm leaves running (MariaDB purging the rows just deleted) ' +
+      'then falls on every server alike. [1b] is the median of a server\'s storms: the throughput of a server that has been running. ' +
       '[2b] is the median over the rounds of each round\'s throughput ÷ plain\'s in the same round (storms seconds apart, so drift of the machine falls on both); in the plain column, the pass-through server\'s. ' +
       'These servers never have their heap read, so no forced full collection (which a server in production never has) falls between their storms. Target ≥ 0.90×.',
     '- [3] MariaDB: `SHOW GLOBAL STATUS LIKE \'Questions\'` delta from just before the connect storm to after the disconnect storm has been written ' +
@@ -358,7 +360,8 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     evidence.push(
       '', `## The running servers ([1b], [2b]): ${running.rounds} rounds, one storm of ${N} sockets per server each`, '',
       'Each storm\'s throughput in sockets/s, round by round, and the server\'s CPU in ms per 1000 sockets over the whole storm ' +
-        '(connected and, for presence, stored; disconnected and removed):',
+        '(connected and, for presence, stored; disconnected and removed). ' +
+        `Wait for a quiet machine before a storm: ${cell(stat(running.quietWaits), 0, 'ms')}.`,
       '',
       ...(Object.keys(running.throughputs) as RunningKind[]).map((kind) =>
         `- ${names[kind]}: ${running.throughputs[kind]!.map((x) => fmtNum(x, 0)).join(', ')}; server CPU ${cell(stat(running.serverCpu[kind] ?? []), 0)}`),

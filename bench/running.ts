@@ -2,11 +2,14 @@
  * The running servers ([1b], [2b]): one server of each kind, all up at once and past their first storms, take
  * storms of N sockets in turns, round after round, from one load group. A round's ratios compare storms taken
  * within seconds of each other, so that the machine's drift (other work, frequency) falls on every kind alike.
+ * Each storm waits for the machine to be quiet first, and the rounds' orders are such that each server follows
+ * every other equally often: what a storm leaves behind (MariaDB purging the rows just deleted, a collection)
+ * would otherwise fall on whichever server always came next.
  * None of these servers has its heap read: no forced full collection, which a server in production never has,
  * falls between their storms.
  */
 import { randomBytes } from 'node:crypto';
-import { cpuDiff, cpuNow, findDatabasePid, median } from './measurements.js';
+import { cpuDiff, cpuNow, findDatabasePid, median, untilQuiet } from './measurements.js';
 import { N, opts, progress } from './options.js';
 import { startLoads, startServer, stopChild, type LoadGroup, type ServerHandle } from './processes.js';
 import { openPresenceServer, stormAndBack, throughputOf, warmUp, type PresenceServer } from './runs.js';
@@ -21,6 +24,8 @@ export interface RunningResult {
   ratios: Partial<Record<Exclude<RunningKind, 'plain'>, number[]>>;
   /** Per kind, server CPU ms per 1000 sockets of each round's whole storm: connected (stored), disconnected (removed). */
   serverCpu: Partial<Record<RunningKind, number[]>>;
+  /** How long each storm waited for the machine to be quiet (ms). */
+  quietWaits: number[];
 }
 
 interface Running {
@@ -59,6 +64,17 @@ async function stopAll(servers: Running[]): Promise<void> {
   for (const r of servers) await (r.presence ? r.presence.close() : stopChild(r.server.peer));
 }
 
+/**
+ * The server order of each round, as indexes: a Williams design, in which each server comes right after each
+ * other one equally often over a full cycle of rows (n rows for an even n, 2n for an odd one).
+ */
+export function balancedOrders(n: number): number[][] {
+  const first = [0];
+  for (let k = 1; k < n; k++) first.push(k % 2 === 1 ? (k + 1) / 2 : n - k / 2);
+  const rows = Array.from({ length: n }, (_, i) => first.map((x) => (x + i) % n));
+  return n % 2 === 0 ? rows : [...rows, ...rows.map((row) => [...row].reverse())];
+}
+
 /** The servers' kinds this run has: plain always (the ratios need it), the others as `--modes` says. */
 function kindsOf(): RunningKind[] {
   const kinds: RunningKind[] = ['plain'];
@@ -71,7 +87,7 @@ export async function runRunning(): Promise<RunningResult | undefined> {
   const rounds = opts.repeatStorms;
   if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
   const kinds = kindsOf();
-  const result: RunningResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {} };
+  const result: RunningResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {}, quietWaits: [] };
   const load: LoadGroup = await startLoads('load#running', opts.loadProcesses);
   const dbPid = opts.modes.includes('mariadb') ? findDatabasePid() : undefined;
   let servers: Running[] = [];
@@ -81,10 +97,12 @@ export async function runRunning(): Promise<RunningResult | undefined> {
       await warmUp(0, r.server, load, r.authKey, db(r));
       for (let k = 1; k <= FIRST_STORMS; k++) await stormAndBack(`${r.kind} first storm ${k}`, `f${k}-`, r.server, load, r.authKey, db(r));
     }
+    const orders = balancedOrders(servers.length);
     for (let round = 1; round <= rounds; round++) {
-      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
+      const order = orders[(round - 1) % orders.length].map((i) => servers[i]);
       const of: Partial<Record<RunningKind, number>> = {};
       for (const r of order) {
+        result.quietWaits.push(await untilQuiet());
         const cpu0 = await cpuNow(r.server.peer, load, dbPid);
         const storm = await stormAndBack(`${r.kind} round ${round}`, `R${round}-`, r.server, load, r.authKey, db(r));
         const cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, load, dbPid));
