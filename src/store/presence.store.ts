@@ -214,39 +214,51 @@ export class PresenceStore {
 
   /**
    * Registers this instance. If no other instance is alive (lease renewed since `cutoff`), this is a cold
-   * start: every old row is dropped and every user set offline, once. On MySQL a named lock makes the check
-   * and the registration one step, so two instances starting together cannot both do it.
+   * start: every old row is dropped and every user set offline, once. Two instances starting together cannot
+   * both do it: on MySQL a named lock makes the check and the registration one step; SQLite has no named lock,
+   * so there the lease is written first, in the transaction that checks and cold-starts, and holds the file's
+   * write lock until the commit: an instance of another process on the same file waits for it and then sees
+   * this one alive.
    * Users that the last instance to stop left in their offline grace (a status, no session row) are not
    * reset silently: those whose grace ended before `graceCutoff` go offline in the returned `changes`, the
    * others are returned as `deferred` to wait out the rest of it.
    */
   async register(instance: InstanceInfo, cutoff: Date, graceCutoff: Date, now: Date): Promise<Transitions & { coldStart: boolean }> {
-    const locked = async () => {
-      const coldStart = (await this.direct((tx) => this.instances.othersAlive(tx, instance.id, cutoff))) === 0;
-      const transitions = !coldStart ? NO_TRANSITIONS : await this.transaction(async (tx) => {
-        await this.status.offlineWithSessions(tx, now);
-        // The old sessions ended with their instances, which nobody reaped: as of their last refresh.
-        await this.history?.recordAll(tx, 'instance-down', 'last-refresh');
-        await this.sockets.deleteAll(tx);
-        await this.instances.deleteAll(tx);
-        await this.members?.deleteAll(tx);
-        // Every user still online or idle now is one left in an offline grace (the reset above took the rest).
-        const waiting = await this.status.orphans(tx, new Date(now.getTime() + 1));
-        const ended = new Set(await this.status.orphans(tx, graceCutoff));
-        const decided = await this.transitions(tx, [...ended], now, false);
-        return { ...decided, deferred: waiting.filter((userId) => !ended.has(userId)) };
+    const coldStart = async (tx: Tx): Promise<Transitions> => {
+      await this.status.offlineWithSessions(tx, now);
+      // The old sessions ended with their instances, which nobody reaped: as of their last refresh.
+      await this.history?.recordAll(tx, 'instance-down', 'last-refresh');
+      await this.sockets.deleteAll(tx);
+      await this.instances.deleteAll(tx);
+      await this.members?.deleteAll(tx);
+      // Every user still online or idle now is one left in an offline grace (the reset above took the rest).
+      const waiting = await this.status.orphans(tx, new Date(now.getTime() + 1));
+      const ended = new Set(await this.status.orphans(tx, graceCutoff));
+      const decided = await this.transitions(tx, [...ended], now, false);
+      return { ...decided, deferred: waiting.filter((userId) => !ended.has(userId)) };
+    };
+    const registered = (transitions: Transitions | undefined) => ({ coldStart: transitions !== undefined, ...(transitions ?? NO_TRANSITIONS) });
+    if (this.isSqlite) {
+      const transitions = await this.transaction(async (tx) => {
+        await this.instances.renew(tx, instance, now);
+        if ((await this.instances.othersAlive(tx, instance.id, cutoff)) > 0) return undefined;
+        const done = await coldStart(tx);
+        await this.instances.renew(tx, instance, now); // the cold start dropped every lease, this one's too
+        return done;
       });
       await this.heartbeat(instance, now);
-      return { coldStart, ...transitions };
-    };
-    if (this.isSqlite) return locked();
+      return registered(transitions);
+    }
     return this.withRunner(async (runner) => {
       const name = `scp-start:${this.sql.tables.sockets}`;
       const lock = runner.query('SELECT GET_LOCK(?, 30) AS got', [name]) as Promise<Array<{ got: number | string | null }>>;
       const [{ got }] = await this.bounded(runner, lock, 'the startup lock', 30_000 + this.config.options.statementTimeoutMs);
       if (Number(got) !== 1) throw new Error(STARTUP_LOCK_TIMEOUT(name));
       try {
-        return await locked();
+        const cold = (await this.direct((tx) => this.instances.othersAlive(tx, instance.id, cutoff))) === 0;
+        const transitions = cold ? await this.transaction(coldStart) : undefined;
+        await this.heartbeat(instance, now);
+        return registered(transitions);
       } finally {
         await this.bounded(runner, runner.query('SELECT RELEASE_LOCK(?)', [name]), 'a statement');
       }

@@ -67,10 +67,17 @@ export class Instance {
 }
 
 export async function startInstance(name: string, config: InstanceConfig): Promise<Instance> {
+  return spawnInstance(name, config).ready;
+}
+
+/** Starts an instance process and returns it at once, with the Instance it becomes once it is ready. */
+export function spawnInstance(name: string, config: InstanceConfig): { process: ManagedProcess; ready: Promise<Instance> } {
   assertBuilt();
   const process = spawnTsFixture(name, INSTANCE, { PRESENCE_INSTANCE: JSON.stringify(config) });
-  const ready = await process.waitFor((l) => l.kind === 'ready', 60_000, 'ready line');
-  return new Instance(name, process, ready.port as number, ready.instanceId as string);
+  const ready = process.waitFor((l) => l.kind === 'ready', 60_000, 'ready line').then(
+    (line) => new Instance(name, process, line.port as number, line.instanceId as string),
+  );
+  return { process, ready };
 }
 
 /** The events of several processes, each with the process it came from. */

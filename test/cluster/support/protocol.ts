@@ -5,7 +5,10 @@ export const FIXTURE_LINE_PREFIX = '@@presence ';
 
 /** How a presence instance process is configured (JSON in its PRESENCE_INSTANCE environment variable). */
 export interface InstanceConfig {
+  /** MySQL / MariaDB URL; ignored with `sqliteFile`. */
   databaseUrl: string;
+  /** A SQLite file instead, shared by the instances of one host. */
+  sqliteFile?: string;
   tableName: string;
   /** socketcluster `authKey`: the same for every instance, so a token signed by one verifies on all. */
   authKey: string;
