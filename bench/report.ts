@@ -63,7 +63,7 @@ function kindsList(runs: PresenceRun[], pick: (r: PresenceRun) => SqlCounters, p
     .map(([k, v]) => `  - \`${k}\`: ${perWhat(v)}`);
 }
 
-function gitDescription(): string {
+function describeCheckout(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).toString().trim();
@@ -72,6 +72,9 @@ function gitDescription(): string {
     return 'unknown';
   }
 }
+
+/** Read when the bench starts, just after `npm run build`: what dist/ was built from, whatever changes after. */
+const builtFrom = describeCheckout();
 
 /** The command that produced the results, as the user typed it. */
 export function commandLine(): string {
@@ -151,7 +154,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     `- date: ${new Date(started).toISOString()}; took ${((Date.now() - started) / 1000).toFixed(0)} s`,
     `- command: \`${command}\``,
     `- node ${process.version}; CPU: ${cpus[0]?.model ?? 'unknown'} × ${cpus.length} cores (os.cpus()); memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free at the end`,
-    `- library: dist/ built from ${gitDescription()}; MariaDB ${env.mariadbVersion}`,
+    `- library: dist/ built from ${builtFrom}; MariaDB ${env.mariadbVersion}`,
     `- load average (1, 5, 15 min) at start ${env.load0.map((x) => x.toFixed(2)).join(', ')}, at end ${env.load1.map((x) => x.toFixed(2)).join(', ')}`,
     `- ${opts.runs} run(s) × modes ${opts.modes.join(', ')} (order rotated each run); ${N} sockets per storm, ${opts.concurrency} connecting at a time, ` +
       `2 channels each, ${idleCount} (${Math.round(opts.idleFraction * 100)} %) set idle; idle window ${opts.idleWindowMs} ms`,
