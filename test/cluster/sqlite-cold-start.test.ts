@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -23,10 +23,11 @@ const sqlTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').rep
 
 /** Whether process `pid` has `file` open (the SQLite file itself). */
 function hasOpen(pid: number, file: string): boolean {
+  const real = realpathSync(file); // what /proc shows, with any symlink of the temp dir resolved
   try {
     return readdirSync(`/proc/${pid}/fd`).some((fd) => {
       try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === real;
       } catch {
         return false;
       }
