@@ -11,6 +11,7 @@ import { Db, MYSQL_URL, mysqlTarget, urlThrough } from './support/db.js';
 import { killAllStarted } from './support/processes.js';
 import type { InstanceConfig } from './support/protocol.js';
 import { TcpProxy } from './support/tcp-proxy.js';
+import { toSqlTime } from '../../src/store/sql.dialect.js';
 
 /*
  * Presence instances as separate processes (test/cluster/fixtures/presence-instance.ts) on one MariaDB table,
@@ -26,8 +27,6 @@ const AUTH_KEY = randomBytes(16).toString('hex');
 
 const range = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
 
-/** UTC text with milliseconds, as the module writes its times. */
-const sqlTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 describe.sequential('a cluster of presence processes on one MariaDB, joined by SCC', () => {
   const db = Db.open();
@@ -250,7 +249,7 @@ describe.sequential('a cluster of presence processes on one MariaDB, joined by S
     await leader.process.kill('SIGKILL');
     // Rows no live instance owns (an instance without a lease, silent for an hour), with online users.
     const staleUsers = range('stale', 0, 5);
-    const old = sqlTime(Date.now() - 3_600_000);
+    const old = toSqlTime(new Date(Date.now() - 3_600_000));
     await db.query(
       `INSERT INTO \`${table}\` (SCP_socket_id, SCP_user_id, SCP_channel, SCP_updated, SCP_instance_id, SCP_status, SCP_connected) VALUES ?`,
       [staleUsers.flatMap((u) => [[`${u}-socket`, u, PRESENCE, old, 'gone', 'online', old], [`${u}-socket`, u, 'room', old, 'gone', 'online', old]])],
@@ -495,7 +494,7 @@ describe.sequential('a cluster of presence processes on one MariaDB, joined by S
   it('f. cold start: of two instances started together on a table with old rows, exactly one drops them', async () => {
     await db.createTables(coldTable);
     const deadId = `dead-${randomBytes(4).toString('hex')}`;
-    const old = sqlTime(Date.now() - 3_600_000);
+    const old = toSqlTime(new Date(Date.now() - 3_600_000));
     const oldUsers = range('old', 0, 50);
     await db.query(
       `INSERT INTO \`${coldTable}\` (SCP_socket_id, SCP_user_id, SCP_channel, SCP_updated, SCP_instance_id, SCP_status, SCP_connected) VALUES ?`,
@@ -503,7 +502,7 @@ describe.sequential('a cluster of presence processes on one MariaDB, joined by S
     );
     await db.query(
       `INSERT INTO \`${coldTable}_instances\` (SCP_instance_id, SCP_host, SCP_pid, SCP_started, SCP_heartbeat) VALUES (?, 'gone-host', 1, ?, ?)`,
-      [deadId, sqlTime(Date.now() - 7_200_000), old],
+      [deadId, toSqlTime(new Date(Date.now() - 7_200_000)), old],
     );
     await db.query(`INSERT INTO \`${coldTable}_status\` (SCP_user_id, SCP_status, SCP_changed, SCP_last_seen) VALUES ?`, [
       oldUsers.map((u) => [u, 'online', old, old]),

@@ -9,6 +9,7 @@ import { eventsOf, isCleanup, spawnInstance, startInstance } from './support/clu
 import { closeSockets, connectMany } from './support/clients.js';
 import { killAllStarted } from './support/processes.js';
 import type { InstanceConfig } from './support/protocol.js';
+import { toSqlTime } from '../../src/store/sql.dialect.js';
 
 /*
  * Presence processes of one host on one SQLite file (test/cluster/fixtures/presence-instance.ts with
@@ -18,8 +19,6 @@ import type { InstanceConfig } from './support/protocol.js';
 const AUTH_KEY = randomBytes(16).toString('hex');
 const TABLE = 'SCPresence_users';
 
-/** UTC text with milliseconds, as the module writes its times. */
-const sqlTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 /** Whether process `pid` has `file` open (the SQLite file itself). */
 function hasOpen(pid: number, file: string): boolean {
@@ -60,7 +59,7 @@ describe.sequential('presence processes on one SQLite file', () => {
       await old.process.kill('SIGKILL');
       closeSockets(sockets);
       // Long dead: its lease expired an hour ago.
-      const anHourAgo = sqlTime(Date.now() - 3_600_000);
+      const anHourAgo = toSqlTime(new Date(Date.now() - 3_600_000));
       await db.query(`UPDATE "${TABLE}_instances" SET SCP_heartbeat = ?`, [anHourAgo]);
       await db.query(`UPDATE "${TABLE}" SET SCP_updated = ?`, [anHourAgo]);
 

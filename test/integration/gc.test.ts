@@ -4,10 +4,10 @@ import type { PresenceModuleOptions } from '../../src/index.js';
 import { BACKENDS, eventually, presenceTestBed, sleep, type Backend, type PresenceApp } from '../support/presence-app.js';
 import { connectClient, subscribe } from '../support/clients.js';
 import { observeExchange, type ExchangeObserver } from '../support/usercount-observer.js';
+import { toSqlTime } from '../../src/store/sql.dialect.js';
 
 /** UTC text with milliseconds, as the module writes SCP_updated. */
-const sqlTime = (date: Date) => date.toISOString().replace('T', ' ').replace('Z', '');
-const minutesAgo = (minutes: number) => sqlTime(new Date(Date.now() - minutes * 60_000));
+const minutesAgo = (minutes: number) => toSqlTime(new Date(Date.now() - minutes * 60_000));
 
 /** The columns the module writes for every row (ROW_COLUMNS of the store). */
 const COLUMNS = [
@@ -118,7 +118,7 @@ describe.each(BACKENDS)('garbage collection of abandoned rows (%s)', (backend: B
     ctx = await bed.start(GC_TIMINGS);
     // Rows older than the threshold under a lease renewed just now (in a minute, so it stays current): what a
     // flush stamped just before a heartbeat and committed just after it leaves behind, at a larger scale.
-    const inAMinute = sqlTime(new Date(Date.now() + 60_000));
+    const inAMinute = toSqlTime(new Date(Date.now() + 60_000));
     const other = await insertDeadInstance([{ userId: 'busy-1', channels: ['room'] }], inAMinute);
     // Started after this app's instance, so that this one stays the GC leader.
     await ctx.sql(`UPDATE ${ctx.table}_instances SET SCP_started = ? WHERE SCP_instance_id = ?`, [inAMinute, other.instanceId]);

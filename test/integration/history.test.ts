@@ -11,12 +11,9 @@ import {
 import { connectClient, disconnectAll } from '../support/clients.js';
 import { SqlStatementCounter } from '../support/sql-counter.js';
 import { PresenceStore } from '../../src/store/presence.store.js';
+import { fromSqlTime, toSqlTime } from '../../src/store/sql.dialect.js';
 
-/** UTC text with milliseconds, as the module writes its times. */
-const sqlTime = (date: Date) => date.toISOString().replace('T', ' ').replace('Z', '');
 const ago = (ms: number) => new Date(Date.now() - ms);
-/** A time read back from either driver: text on SQLite (and from DATE_FORMAT), a Date from mysql2. */
-const timeOf = (value: string | Date) => (value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`));
 
 /** Heartbeat every 200 ms, GC every 100 ms, rows older than 1 s are abandoned. */
 const GC_TIMINGS: PresenceModuleOptions = {
@@ -85,7 +82,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
       const socketId = randomUUID();
       socketIds.push(socketId);
       for (const channel of ['_SCPRESENCE', 'room']) {
-        rows.push([socketId, userId, channel, sqlTime(updated), null, '10.0.0.9', null, instanceId, 'online', sqlTime(connected)]);
+        rows.push([socketId, userId, channel, toSqlTime(updated), null, '10.0.0.9', null, instanceId, 'online', toSqlTime(connected)]);
       }
     }
     await app.sql(
@@ -98,7 +95,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
   const insertLease = (app: PresenceApp, instanceId: string, heartbeat: Date) =>
     app.sql(
       `INSERT INTO ${app.table}_instances (SCP_instance_id, SCP_host, SCP_pid, SCP_started, SCP_heartbeat) VALUES (?, 'dead-host', 1, ?, ?)`,
-      [instanceId, sqlTime(ago(60 * 60_000)), sqlTime(heartbeat)],
+      [instanceId, toSqlTime(ago(60 * 60_000)), toSqlTime(heartbeat)],
     );
 
   it('records each ended session once: a disconnect, an anonymous one, and the sessions a shutdown ends', async () => {
@@ -120,9 +117,9 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
       [[firstId, 'alice', 'disconnect', instanceId], [anonymousId, null, 'disconnect', instanceId]].sort(),
     );
     for (const row of ended) {
-      expect(timeOf(row.SCP_connected).getTime()).toBeLessThanOrEqual(connectedBy.getTime());
-      expect(timeOf(row.SCP_disconnected).getTime()).toBeGreaterThanOrEqual(timeOf(row.SCP_connected).getTime());
-      expect(timeOf(row.SCP_disconnected).getTime()).toBeGreaterThanOrEqual(connectedBy.getTime());
+      expect(fromSqlTime(row.SCP_connected).getTime()).toBeLessThanOrEqual(connectedBy.getTime());
+      expect(fromSqlTime(row.SCP_disconnected).getTime()).toBeGreaterThanOrEqual(fromSqlTime(row.SCP_connected).getTime());
+      expect(fromSqlTime(row.SCP_disconnected).getTime()).toBeGreaterThanOrEqual(connectedBy.getTime());
     }
 
     await app.close();
@@ -151,7 +148,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
     expect(rows.map((r) => [r.SCP_socket_id, r.SCP_reason, r.SCP_instance_id]).sort()).toEqual(
       socketIds.map((id) => [id, 'instance-down', dead]).sort(),
     );
-    for (const row of rows) expect(timeOf(row.SCP_disconnected).getTime()).toBe(updated.getTime());
+    for (const row of rows) expect(fromSqlTime(row.SCP_disconnected).getTime()).toBe(updated.getTime());
   });
 
   it('records the sessions of a reaped instance as instance-down and rows of no instance as cleanup, at their last refresh', async () => {
@@ -167,7 +164,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
     // the sockets without a lease (rows of no instance: cleanup), or reap the lease before its sockets are there.
     await insertLease(app, dead, new Date());
     const reaped = await insertSockets(app, dead, ['frank', null], updated, connected);
-    await app.sql(`UPDATE ${app.table}_instances SET SCP_heartbeat = ? WHERE SCP_instance_id = ?`, [sqlTime(updated), dead]);
+    await app.sql(`UPDATE ${app.table}_instances SET SCP_heartbeat = ? WHERE SCP_instance_id = ?`, [toSqlTime(updated), dead]);
     // No lease at all: collected by time, as rows no instance owns.
     const orphan = randomUUID();
     const collected = await insertSockets(app, orphan, ['gina'], updated, connected);
@@ -179,8 +176,8 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
       ].sort(),
     );
     for (const row of rows) {
-      expect(timeOf(row.SCP_disconnected).getTime()).toBe(updated.getTime());
-      expect(timeOf(row.SCP_connected).getTime()).toBe(connected.getTime());
+      expect(fromSqlTime(row.SCP_disconnected).getTime()).toBe(updated.getTime());
+      expect(fromSqlTime(row.SCP_connected).getTime()).toBe(connected.getTime());
     }
     // The live socket is untouched and not in the history.
     expect(rows.some((r) => r.SCP_socket_id === liveId)).toBe(false);
@@ -244,7 +241,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
       await eventually(async () => expect(await liveSessions(app)).toBe(1));
       socket.disconnect();
       await eventually(async () => expect(await history(app)).toHaveLength(i + 1));
-      ended.push(timeOf((await history(app))[i].SCP_disconnected));
+      ended.push(fromSqlTime((await history(app))[i].SCP_disconnected));
       await sleep(20);
     }
     const all = await app.presence.getSessionHistory('carol');
@@ -267,7 +264,7 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
 
     // More than the cap: 1,100 old sessions of one user, a limit of 5,000 answers 1,000.
     const base = Date.now();
-    const rows = Array.from({ length: 1100 }, (_, i) => [`old-${i}`, 'heidi', sqlTime(new Date(base - 60_000 - i)), sqlTime(new Date(base - 50_000 - i)), 'disconnect', 'x']);
+    const rows = Array.from({ length: 1100 }, (_, i) => [`old-${i}`, 'heidi', toSqlTime(new Date(base - 60_000 - i)), toSqlTime(new Date(base - 50_000 - i)), 'disconnect', 'x']);
     await app.sql(`INSERT INTO ${app.table}_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, rows.flat());
     const capped = await app.presence.getSessionHistory('heidi', { limit: 5000 });
     expect(capped).toHaveLength(1000);
@@ -284,22 +281,22 @@ describe.each(BACKENDS)('session history (%s)', (backend: Backend) => {
     const [{ SCP_disconnected }] = await history(app);
     const before = (await app.presence.getUserStatusDetails(['ivan'])).ivan;
     expect(before.status).toBe('offline');
-    expect(before.lastSeen!.getTime()).toBeGreaterThanOrEqual(timeOf(SCP_disconnected).getTime());
+    expect(before.lastSeen!.getTime()).toBeGreaterThanOrEqual(fromSqlTime(SCP_disconnected).getTime());
     // What GC's pruning of status rows does after gc.retentionMs.
     await app.sql(`DELETE FROM ${app.table}_status WHERE SCP_user_id = ?`, ['ivan']);
-    expect((await app.presence.getUserStatusDetails(['ivan', 'never'])).ivan).toEqual({ status: 'offline', since: null, lastSeen: timeOf(SCP_disconnected) });
+    expect((await app.presence.getUserStatusDetails(['ivan', 'never'])).ivan).toEqual({ status: 'offline', since: null, lastSeen: fromSqlTime(SCP_disconnected) });
     expect((await app.presence.getUserStatusDetails(['never'])).never).toEqual({ status: 'offline', since: null, lastSeen: null });
   });
 
   it('the GC leader prunes sessions past history.retentionMs, in bounded batches, and keeps the rest', async () => {
     prepare({ ...GC_TIMINGS, history: { retentionMs: 60 * 60_000 } });
     const app = await start();
-    const old = Array.from({ length: 4500 }, (_, i) => [`old-${i}`, `u${i % 7}`, sqlTime(ago(3 * 60 * 60_000)), sqlTime(ago(2 * 60 * 60_000)), 'disconnect', 'x']);
+    const old = Array.from({ length: 4500 }, (_, i) => [`old-${i}`, `u${i % 7}`, toSqlTime(ago(3 * 60 * 60_000)), toSqlTime(ago(2 * 60 * 60_000)), 'disconnect', 'x']);
     for (let i = 0; i < old.length; i += 500) {
       const part = old.slice(i, i + 500);
       await app.sql(`INSERT INTO ${app.table}_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, part.flat());
     }
-    const recent = [`recent`, 'u1', sqlTime(ago(50 * 60_000)), sqlTime(ago(40 * 60_000)), 'disconnect', 'x'];
+    const recent = [`recent`, 'u1', toSqlTime(ago(50 * 60_000)), toSqlTime(ago(40 * 60_000)), 'disconnect', 'x'];
     await app.sql(`INSERT INTO ${app.table}_history (${HISTORY_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?)`, recent);
     await eventually(async () => expect((await history(app)).map((r) => r.SCP_socket_id)).toEqual(['recent']), 10_000, 50);
   });

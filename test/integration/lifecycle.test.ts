@@ -17,6 +17,7 @@ import {
   activeHandles, closeClients, openOutsideConnection, settledHandles, tempSqliteFile, tryConnect,
 } from '../support/outside-view.js';
 import { listenAgServer as ownServer } from '../support/own-server.js';
+import { toSqlTime } from '../../src/store/sql.dialect.js';
 
 interface Row {
   SCP_socket_id: string;
@@ -25,7 +26,6 @@ interface Row {
   SCP_instance_id: string;
 }
 
-const sqlTime = (date: Date) => date.toISOString().replace('T', ' ').replace('Z', '');
 
 /** A config module of the application's own, as `ConfigModule` would be. */
 const PRESENCE_SETTINGS = 'PRESENCE_SETTINGS';
@@ -199,7 +199,7 @@ describe.each(BACKENDS)('module lifecycle (%s)', (backend) => {
     expect(leases.map((l) => l.SCP_instance_id)).toEqual([instanceId]);
 
     // Rows of another (live) instance sharing the table: they must survive this instance's shutdown.
-    const now = sqlTime(new Date());
+    const now = toSqlTime(new Date());
     await ctx.sql(
       `INSERT INTO ${table}_instances (SCP_instance_id, SCP_host, SCP_pid, SCP_started, SCP_heartbeat) VALUES (?, ?, ?, ?, ?)`,
       ['other-instance', 'elsewhere', 1, now, now],
