@@ -24,7 +24,15 @@ export const MAX_FLUSH_SOCKETS = 2000;
  * someone's presence, and with 3 intervals a steady 500 disconnects a second at 16k sockets left the offline
  * hooks' p99 at 95 ms inside the server on a 2-core machine, 60 of them waiting.
  */
-const MAX_WAIT_INTERVALS = { join: 3, leave: 2 };
+const MAX_WAIT_INTERVALS = { join: 3, leave: 2, stormJoin: 10 };
+/**
+ * From this many sockets waiting, joins wait up to `MAX_WAIT_INTERVALS.stormJoin` intervals (or until
+ * MAX_FLUSH_SOCKETS are waiting): a storm then goes in batches of a few hundred sockets instead of ~100. Per
+ * socket a batch of 100 cost SQLite about twice what one of 500 did (random keys in 5 indexes: each commit
+ * rewrites most of the pages it touches), and each batch adds its fixed statements. Below it a join still waits
+ * at most 3 intervals; leaves never wait longer.
+ */
+export const STORM_SOCKETS = 50;
 
 /**
  * Write-behind queue between the tracker and the store. Events only mark a socket dirty; a flush compares each
@@ -65,6 +73,8 @@ export class PresenceWriter {
     this.pendingSince ??= this.lastTouch;
     if (leave) this.leaveSince ??= this.lastTouch;
     this.schedule();
+    // A full batch waits for nothing more.
+    if (this.dirty.size >= MAX_FLUSH_SOCKETS) this.flushNow();
   }
 
   /** After an outage: rewrite every live socket and delete whatever else this instance left in the table. */
@@ -85,12 +95,17 @@ export class PresenceWriter {
    */
   async settle(maxMs: number): Promise<boolean> {
     const done = this.written();
+    this.flushNow();
+    return (await settledWithin(done, maxMs)).done;
+  }
+
+  /** Starts the flush that is waiting for its batch to fill, if one is (not a retry's backoff). */
+  private flushNow(): void {
     if (this.timer && this.failures === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
       void this.flush();
     }
-    return (await settledWithin(done, maxMs)).done;
   }
 
   /**
@@ -131,17 +146,18 @@ export class PresenceWriter {
   /**
    * When the next flush starts, unless `delay` says (a retry's backoff, a reconcile at once): once changes pause
    * for `flushIntervalMs`, or once the oldest change waiting has waited `MAX_WAIT_INTERVALS` × `flushIntervalMs`
-   * (3 for a join, 2 for a leave), whichever comes first. Only one flush runs at a time; changes made during it
-   * form the next batch, whose wait counts from its first change, so after a long flush it may start at once
-   * (group commit). A single event is written after one interval, a steady stream at least every 3 intervals
-   * (2 with leaves), a storm in few large batches.
+   * (3 for a join, 10 once STORM_SOCKETS are waiting, 2 for a leave), or once MAX_FLUSH_SOCKETS are waiting,
+   * whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
+   * counts from its first change, so after a long flush it may start at once (group commit). A single event is
+   * written after one interval, a steady stream at least every 3 intervals (2 with leaves), a storm in few large
+   * batches.
    */
   private schedule(delay?: number): void {
     if (this.stopped || this.timer || this.flushing) return;
     const interval = this.config.options.flushIntervalMs;
     const due = () => Math.min(
       this.lastTouch + interval,
-      (this.pendingSince ?? Date.now()) + MAX_WAIT_INTERVALS.join * interval,
+      (this.pendingSince ?? Date.now()) + (this.dirty.size >= STORM_SOCKETS ? MAX_WAIT_INTERVALS.stormJoin : MAX_WAIT_INTERVALS.join) * interval,
       (this.leaveSince ?? Infinity) + MAX_WAIT_INTERVALS.leave * interval,
     );
     const fire = (wait: number) => {
