@@ -43,7 +43,7 @@ const plan = {
   backends: (argv.backends?.split(',') ?? ['sqlite', 'mariadb']) as Backend[],
   rampInstances: quick ? 4 : 10,
   rampSessions: quick ? 250 : 1000,
-  rates: argv.rates?.split(',').map(Number) ?? (quick ? [500, 2000] : [250, 500, 1000, 2500, 5000, 10000, 20000, 40000]),
+  rates: argv.rates?.split(',').map(Number) ?? (quick ? [500, 2000] : [250, 500, 1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000]),
   stepMs: quick ? 2000 : 5000,
   ownSessions: quick ? 1000 : Math.ceil(100_000 / (1 + CHANNELS_PER_SESSION)),
   totalRows: Number(argv.rows ?? (quick ? 12_000 : 1_000_000)),
