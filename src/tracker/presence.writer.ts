@@ -149,8 +149,8 @@ export class PresenceWriter {
    * (3 for a join, 10 once STORM_SOCKETS are waiting, 2 for a leave), or once MAX_FLUSH_SOCKETS are waiting,
    * whichever comes first. Only one flush runs at a time; changes made during it form the next batch, whose wait
    * counts from its first change, so after a long flush it may start at once (group commit). A single event is
-   * written after one interval, a steady stream at least every 3 intervals (2 with leaves), a storm in few large
-   * batches.
+   * written after one interval, a steady stream of a few sockets at least every 3 intervals (2 with leaves), a
+   * storm in batches of hundreds.
    */
   private schedule(delay?: number): void {
     if (this.stopped || this.timer || this.flushing) return;
