@@ -51,6 +51,11 @@ export interface WriteBatch {
   removedSockets: string[];
   /** Subscriptions ended on sockets that stay. */
   removedChannels: Array<{ socketId: string; channel: string }>;
+  /**
+   * Sockets whose status alone changed, as far as their stored rows go: every row of each gets the new status by
+   * socket id, without rewriting the rows' other columns (channels the socket just joined are in `upserts`).
+   */
+  statusChanges?: Array<{ socketId: string; status: SessionStatus }>;
 }
 
 /** The columns of a socket's rows: its state without what only the diff needs. */

@@ -219,7 +219,7 @@ export class PresenceWriter {
     });
     const { batch, counts } = diff;
     const at = new Date();
-    const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length === 0;
+    const empty = batch.upserts.length + batch.removedSockets.length + batch.removedChannels.length + (batch.statusChanges?.length ?? 0) === 0;
     let written: Awaited<ReturnType<PresenceStore['write']>>;
     try {
       if (empty && diff.causes.size === 0 && diff.channelUsers.size === 0 && !reconcile) {

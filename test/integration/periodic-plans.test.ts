@@ -29,6 +29,7 @@ class ParamLog extends StatementLog {
 
 /** A flush's deletes by socket id and by (socket, channel): lookups of a derived table's rows, or (without the unique key) a list. */
 const BY_SOCKET_ID = /^DELETE (t FROM \(SELECT \? AS SCP_socket_id( UNION|\))|FROM `[^`]+` WHERE SCP_socket_id IN)/;
+const STATUS_BY_SOCKET_ID = /^UPDATE \(SELECT \? AS SCP_socket_id( UNION|\))/;
 const BY_PAIR = /^DELETE (t FROM \(SELECT \? AS SCP_socket_id, \? AS SCP_channel|FROM `[^`]+` WHERE \(SCP_socket_id = \? AND SCP_channel = \?\))/;
 
 /**
@@ -249,22 +250,27 @@ describe.runIf(BACKENDS.includes('mariadb')).sequential('periodic statements use
       try {
         await held.query('START TRANSACTION');
         await held.query(`DELETE FROM \`${table}\` WHERE SCP_socket_id = 'other/150'`);
-        // This instance's flush: 60 sessions end, 60 others leave their room. A scan would wait for that row.
+        // This instance's flush: 60 sessions end, 60 others leave their room, 60 more go idle. A scan would wait
+        // for that row.
         const removedSockets = Array.from({ length: 60 }, (_, i) => `busy/${i + 1}`);
         const removedChannels = Array.from({ length: 60 }, (_, i) => ({ socketId: `busy/${i + 61}`, channel: `room-${(i + 61) % 20}` }));
+        const statusChanges = Array.from({ length: 60 }, (_, i) => ({ socketId: `busy/${i + 121}`, status: 'idle' as const }));
         const sent = await Promise.race([
-          flush({ removedSockets, removedChannels }),
+          flush({ removedSockets, removedChannels, statusChanges }),
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the flush waited for another instance's row")), 3000)),
         ]);
-        const deletes = sent.filter(({ query }) => BY_SOCKET_ID.test(query) || BY_PAIR.test(query));
-        expect(deletes).toHaveLength(2);
-        for (const { query, params } of deletes) await expectKeyLookups(sql, table, query, params);
+        const byKey = sent.filter(({ query }) => BY_SOCKET_ID.test(query) || BY_PAIR.test(query) || STATUS_BY_SOCKET_ID.test(query));
+        expect(byKey).toHaveLength(3);
+        for (const { query, params } of byKey) await expectKeyLookups(sql, table, query, params);
       } finally {
         await held.query('ROLLBACK');
         await held.end();
       }
       const [{ n }] = (await sql(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE SCP_instance_id = 'busy'`)) as Array<{ n: string }>;
       expect(Number(n)).toBe(600 - 2 * 60 - 60);
+      const idle = (await sql(`SELECT SCP_socket_id FROM \`${table}\` WHERE SCP_status = 'idle'`)) as Array<{ SCP_socket_id: string }>;
+      expect(idle).toHaveLength(2 * 60);
+      expect(new Set(idle.map((row) => row.SCP_socket_id))).toEqual(new Set(Array.from({ length: 60 }, (_, i) => `busy/${i + 121}`)));
     }));
 
   it("counts the sessions of a flush's users in one statement, each part of it by the (channel, user) index", async () => {

@@ -2,7 +2,7 @@ import { Injectable, Module, Scope } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { OnUserOnline, type PresenceEvent, type UserStatusEvent } from '../../src/index.js';
 import { BACKENDS, eventually, fastOptions, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
-import { connectClient, signToken } from '../support/clients.js';
+import { connectClient, signToken, subscribe } from '../support/clients.js';
 import { HookRecorder } from '../support/hook-recorder.js';
 
 describe.each(BACKENDS)('user status and hooks (%s)', (backend) => {
@@ -62,6 +62,30 @@ describe.each(BACKENDS)('user status and hooks (%s)', (backend) => {
 
     const sessions = await ctx!.presence.getUserSessions('bob');
     expect(Object.fromEntries(sessions.map((s) => [s.socketId, s.status]))).toEqual({ [tab1.id!]: 'online', [tab2.id!]: 'idle' });
+  });
+
+  it('sets a status change on every row of the socket, and leaves its other columns and other sockets as they were', async () => {
+    await start();
+    const tab1 = await client({ user_id: 'dora' });
+    const tab2 = await client({ user_id: 'dora' });
+    await subscribe(tab1, 'room-a');
+    await subscribe(tab1, 'room-b');
+    await subscribe(tab2, 'room-a');
+    type Row = { SCP_socket_id: string; SCP_channel: string; SCP_status: string; SCP_authToken: string | null; SCP_connected: unknown; SCP_id: number };
+    const rows = () => ctx!.sql<Row>(`SELECT SCP_id, SCP_socket_id, SCP_channel, SCP_status, SCP_authToken, SCP_connected FROM ${ctx!.table} ORDER BY SCP_id`);
+    await eventually(async () => expect(await rows()).toHaveLength(5));
+    const before = await rows();
+
+    await tab1.invoke('presence.setStatus', 'idle');
+    const after = await rows();
+    expect(after.map((r) => [r.SCP_socket_id, r.SCP_channel, r.SCP_status])).toEqual(
+      before.map((r) => [r.SCP_socket_id, r.SCP_channel, r.SCP_socket_id === tab1.id ? 'idle' : 'online']),
+    );
+    // The same rows (no delete and insert), with their token and connection time.
+    expect(after.map(({ SCP_status: _, ...rest }) => rest)).toEqual(before.map(({ SCP_status: _, ...rest }) => rest));
+
+    await tab1.invoke('presence.setStatus', 'online');
+    expect((await rows()).every((r) => r.SCP_status === 'online')).toBe(true);
   });
 
   it('refuses bad statuses and anonymous sockets with a PresenceError and changes nothing', async () => {

@@ -51,7 +51,7 @@ describe('diffSockets', () => {
 
   it('costs nothing for a socket that is neither live nor stored', () => {
     const result = diffSockets({ ids: ['s1'], live: () => undefined, stored: new Map(), rewriteAll: false });
-    expect(result.batch).toEqual({ upserts: [], removedSockets: [], removedChannels: [] });
+    expect(result.batch).toEqual({ upserts: [], removedSockets: [], removedChannels: [], statusChanges: [] });
     expect(result.next.size).toBe(0);
   });
 
@@ -63,11 +63,25 @@ describe('diffSockets', () => {
     expect(result.causes.size).toBe(0);
   });
 
-  it('re-keys a socket whose status changed, with the status as the cause', () => {
+  it('sets the status of a socket whose status alone changed, without rewriting its rows, with the status as the cause', () => {
     const result = diff([state('s1', { status: 'idle' })], [state('s1')]);
-    expect(result.batch.upserts[0]).toMatchObject({ presence: true });
+    expect(result.batch.upserts).toEqual([]);
+    expect(result.batch.statusChanges).toEqual([{ socketId: 's1', status: 'idle' }]);
     expect(result.causes.get('u1')).toEqual({ socketId: 's1', reason: 'status' });
     expect(result.counts.rekeyedSockets).toBe(0);
+  });
+
+  it('writes the new channels of a socket whose status changed with the new status, and sets it on the old rows', () => {
+    const result = diff([state('s1', { status: 'idle', channels: new Set(['a', 'c']) })], [state('s1', { channels: new Set(['a']) })]);
+    expect(result.batch.upserts).toEqual([{ socket: expect.objectContaining({ socketId: 's1', status: 'idle' }), presence: false, channels: ['c'] }]);
+    expect(result.batch.statusChanges).toEqual([{ socketId: 's1', status: 'idle' }]);
+  });
+
+  it('rewrites a socket in full after an outage, whatever changed', () => {
+    const result = diffSockets({ ids: ['s1'], live: () => state('s1', { status: 'idle' }), stored: new Map([['s1', state('s1')]]), rewriteAll: true });
+    expect(result.batch.upserts[0]).toMatchObject({ presence: true, socket: expect.objectContaining({ status: 'idle' }) });
+    expect(result.batch.statusChanges).toEqual([]);
+    expect(result.causes.get('u1')).toEqual({ socketId: 's1', reason: 'status' });
   });
 
   it('re-keys a socket that changed user, counting it and naming both users', () => {
