@@ -82,7 +82,7 @@ export class SimInstance {
     this.mark(s.userId);
   }
 
-  /** online ⇄ idle: every row of the socket carries its status. */
+  /** online ⇄ idle: the writer sets the status on every row of the socket (WriteBatch.statusChanges). */
   toggleStatus(): void {
     const s = this.oldest();
     if (!s) return this.join();
@@ -90,7 +90,7 @@ export class SimInstance {
     // Moved to the end, so that the next change takes another session.
     this.sessions.delete(s.socketId);
     this.sessions.set(s.socketId, s);
-    this.upsert(s, true, s.channels);
+    (this.pending.batch.statusChanges ??= []).push({ socketId: s.socketId, status: s.status });
     this.mark(s.userId);
   }
 
