@@ -84,8 +84,7 @@ export function diffSockets({ ids, live: liveOf, stored, rewriteAll, watched, ha
       continue;
     }
     const { userId, channels } = live;
-    // A status change alone keeps the rows and sets their status (see WriteBatch.statusChanges): as a rewrite of
-    // every column it cost MariaDB about three times the CPU.
+    // A status change alone keeps the rows and only sets their status (see WriteBatch.statusChanges).
     const rekey = !before || before.token !== live.token || before.userId !== userId;
     if (rekey) {
       batch.upserts.push({ socket: row(live), presence: true, channels: [...channels] });

@@ -156,11 +156,9 @@ export class PresenceStore {
     const rows = this.sockets.rowsOf(batch, instanceId, now);
     // Materialised once: a deadlock runs the callback again, and an iterator would be spent by then.
     const affected = [...options.users];
-    const statusChanges = batch.statusChanges ?? [];
-    const lists = [
-      [batch.removedSockets, PREFIX_CHUNK], [batch.removedChannels, PREFIX_CHUNK], [this.history ? batch.removedSockets : [], CHUNK], [statusChanges, PREFIX_CHUNK],
-    ] as const;
-    const statements = lists.reduce((n, [list, size]) => n + Math.ceil(list.length / size), rows.parts.length);
+    const statusParts = this.sockets.statusParts(batch.statusChanges ?? []);
+    const lists = [[batch.removedSockets, PREFIX_CHUNK], [batch.removedChannels, PREFIX_CHUNK], [this.history ? batch.removedSockets : [], CHUNK]] as const;
+    const statements = lists.reduce((n, [list, size]) => n + Math.ceil(list.length / size), rows.parts.length + statusParts.length);
     // A lone statement with no status to decide is atomic by itself: no transaction around it.
     const run = affected.length === 0 && !options.reconcile && statements <= 1 ? this.direct : this.transaction.bind(this);
     const lingering = new Set((options.lingering ?? []).map((m) => memberKey(m.channel, m.userId)));
@@ -171,7 +169,7 @@ export class PresenceStore {
       await this.sockets.deleteSockets(tx, batch.removedSockets);
       await this.sockets.deleteRows(tx, batch.removedChannels);
       await this.sockets.upsert(tx, rows);
-      await this.sockets.setStatus(tx, statusChanges, now);
+      await this.sockets.setStatus(tx, statusParts, now);
       const ghosts = options.reconcile ? await this.sockets.deleteGhosts(tx, instanceId, rows, users, this.ended('disconnect', now)) : 0;
       return { ...(await this.transitions(tx, [...users], now, options.deferOffline, ended)), ghosts };
     }));

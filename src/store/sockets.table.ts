@@ -41,6 +41,9 @@ export const REFRESH_PART = 20_000;
  */
 export const REFRESH_PART_BUSY = 1000;
 
+/** Sockets that go to one status, few enough for one statement (see `statusParts`). */
+export type StatusPart = { status: SessionStatus; socketIds: string[] };
+
 /** Sockets whose rows a statement removed, with their users. */
 export type RemovedSocket = { socketId: string; userId: string | null };
 
@@ -137,23 +140,29 @@ export class SocketsTable {
     return { joined: true, tables, where: '' };
   }
 
-  /**
-   * Sets the status (and SCP_updated, as any write of the rows does) of every row of these sockets, in parts of
-   * PREFIX_CHUNK ids per status. Their other columns stay: an upsert of all of them, as a status change was
-   * written before, cost MariaDB about three times the CPU for the same rows.
-   */
-  async setStatus(tx: Tx, changes: ReadonlyArray<{ socketId: string; status: SessionStatus }>, now: Date): Promise<void> {
-    if (changes.length === 0) return;
-    const updated = toSqlTime(now);
+  /** A batch's status changes as the parts `setStatus` writes, one statement each: PREFIX_CHUNK ids of one status. */
+  statusParts(changes: ReadonlyArray<{ socketId: string; status: SessionStatus }>): StatusPart[] {
+    const parts: StatusPart[] = [];
     for (const status of ['online', 'idle'] as const) {
       const ids = changes.filter((change) => change.status === status).map((change) => change.socketId);
-      for (const part of chunks(ids, PREFIX_CHUNK)) {
-        const keys = this.shapedList(part);
-        const key = this.byKey(['SCP_socket_id'], keys.length);
-        await (key.joined
-          ? tx.exec(`UPDATE ${key.tables} SET t.SCP_status = ?, t.SCP_updated = ?`, [...keys, status, updated])
-          : tx.exec(`UPDATE ${key.tables} SET SCP_status = ?, SCP_updated = ? WHERE ${key.where}`, [status, updated, ...keys]));
-      }
+      for (const part of chunks(ids, PREFIX_CHUNK)) parts.push({ status, socketIds: part });
+    }
+    return parts;
+  }
+
+  /**
+   * Sets the status (and SCP_updated, as any write of the rows does) of every row of these sockets. Their other
+   * columns stay: an upsert of all of them, as a status change was written before, cost MariaDB about three times
+   * the CPU for the same rows.
+   */
+  async setStatus(tx: Tx, parts: readonly StatusPart[], now: Date): Promise<void> {
+    const updated = toSqlTime(now);
+    for (const { status, socketIds } of parts) {
+      const keys = this.shapedList(socketIds);
+      const key = this.byKey(['SCP_socket_id'], keys.length);
+      await (key.joined
+        ? tx.exec(`UPDATE ${key.tables} SET t.SCP_status = ?, t.SCP_updated = ?`, [...keys, status, updated])
+        : tx.exec(`UPDATE ${key.tables} SET SCP_status = ?, SCP_updated = ? WHERE ${key.where}`, [status, updated, ...keys]));
     }
   }
 
