@@ -114,10 +114,11 @@ export function findDatabasePid(): number | undefined {
   return undefined;
 }
 
-function procCpuMs(pid: number | undefined): number | undefined {
+/** CPU time of a process (all its threads), or with `tid` of that one thread of it. */
+function procCpuMs(pid: number | undefined, tid?: number): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1000; // utime + stime
   } catch {
@@ -149,6 +150,12 @@ export async function untilQuiet(maxMs = 3000, cores = 0.3, windowMs = 200): Pro
 
 export interface Cpu {
   server: number;
+  /**
+   * The server's main thread alone (the JavaScript, and SQLite's writes, which better-sqlite3 runs there), when
+   * readable; the rest of `server` is its other threads: V8's background compilers and garbage collector helpers,
+   * libuv's pool.
+   */
+  serverMain?: number;
   load: number;
   db?: number;
   wall: number;
@@ -171,12 +178,19 @@ export async function cpuNow(server: Peer, load: Pick<Peer, 'request'>, dbPid?: 
     server.request<NodeJS.CpuUsage>('cpu', {}, 5000),
     load.request<NodeJS.CpuUsage>('cpu', {}, 5000),
   ]);
-  return { server: (s.user + s.system) / 1000, load: (l.user + l.system) / 1000, db: procCpuMs(dbPid), wall: now(), machine: machineCpuMs() };
+  const pid = server.child.pid;
+  return {
+    server: (s.user + s.system) / 1000, serverMain: procCpuMs(pid, pid), load: (l.user + l.system) / 1000, db: procCpuMs(dbPid), wall: now(),
+    machine: machineCpuMs(),
+  };
 }
 
 export function cpuDiff(a: Cpu, b: Cpu): Cpu {
   const minus = (x?: number, y?: number) => (x !== undefined && y !== undefined ? y - x : undefined);
-  return { server: b.server - a.server, load: b.load - a.load, db: minus(a.db, b.db), wall: b.wall - a.wall, machine: minus(a.machine, b.machine) };
+  return {
+    server: b.server - a.server, serverMain: minus(a.serverMain, b.serverMain), load: b.load - a.load, db: minus(a.db, b.db), wall: b.wall - a.wall,
+    machine: minus(a.machine, b.machine),
+  };
 }
 
 export function checkStorm(what: string, result: ConnectResult): void {

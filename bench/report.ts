@@ -36,6 +36,9 @@ function cell(s: Stat | undefined, digits: number, unit = ''): string {
   return `**${fmtNum(s.median, digits)}**${u} (${fmtNum(s.min, digits)}–${fmtNum(s.max, digits)})`;
 }
 
+/** ", of which its main thread M" after a server's CPU, when the main thread could be read on its own. */
+const mainOf = (s: Stat | undefined): string => (s ? `, of which its main thread ${cell(s, 0)}` : '');
+
 export type Results = {
   plain: PlainRun[];
   sqlite: PresenceRun[];
@@ -337,7 +340,10 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
   evidence.push(
     '', '## CPU during the connect storm (first socket created → last subscribe acknowledged)', '',
     'Throughput on a machine that other work shares moves with that work; CPU time per socket much less. When the storm is ' +
-      'CPU-bound, plain CPU ÷ presence CPU (server + load generator + database, same run) is what the throughput ratio tends to.',
+      'CPU-bound, plain CPU ÷ presence CPU (server + load generator + database, same run) is what the throughput ratio tends to. ' +
+      "The server's CPU is all its threads; its main thread runs the JavaScript (and better-sqlite3's writes), the others are " +
+      "V8's background compilers and garbage collector helpers and libuv's pool: in a fresh process's first storm they compile " +
+      'the code that has just become hot, which the running servers below have done already.',
     '',
   );
   for (const [mode, runs] of [['plain SC', plain], ['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
@@ -352,7 +358,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     });
     const cpuRatio = stat(ratios);
     evidence.push(
-      `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}, load generator ${cell(per((c) => c.load), 0)}` +
+      `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}${mainOf(per((c) => c.serverMain))}, load generator ${cell(per((c) => c.load), 0)}` +
         `${mode === 'MariaDB' ? `, MariaDB ${cell(per((c) => c.db), 0)}` : ''}; cores busy with these processes ${cell(busy, 2)}, ` +
         `with all processes of the machine ${cell(machine, 2)}, of ${os.cpus().length}` +
         (cpuRatio ? `; plain CPU ÷ this CPU per socket ${cell(cpuRatio, 2, '×')}` : ''),
@@ -367,7 +373,8 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
         `Wait for a quiet machine before a storm: ${cell(stat(running.quietWaits), 0, 'ms')}.`,
       '',
       ...(Object.keys(running.throughputs) as RunningKind[]).map((kind) =>
-        `- ${names[kind]}: ${running.throughputs[kind]!.map((x) => fmtNum(x, 0)).join(', ')}; server CPU ${cell(stat(running.serverCpu[kind] ?? []), 0)}`),
+        `- ${names[kind]}: ${running.throughputs[kind]!.map((x) => fmtNum(x, 0)).join(', ')}; server CPU ${cell(stat(running.serverCpu[kind] ?? []), 0)}` +
+          mainOf(stat(running.serverMainCpu[kind] ?? []))),
     );
   }
   if (env.errors.length > 0) evidence.push('', '## Errors', '', ...env.errors.map((e) => `- ${e}`));

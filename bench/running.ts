@@ -24,6 +24,8 @@ export interface RunningResult {
   ratios: Partial<Record<Exclude<RunningKind, 'plain'>, number[]>>;
   /** Per kind, server CPU ms per 1000 sockets of each round's whole storm: connected (stored), disconnected (removed). */
   serverCpu: Partial<Record<RunningKind, number[]>>;
+  /** The server's main thread alone (see `Cpu.serverMain`), ms per 1000 sockets. */
+  serverMainCpu: Partial<Record<RunningKind, number[]>>;
   /** How long each storm waited for the machine to be quiet (ms). */
   quietWaits: number[];
 }
@@ -87,7 +89,7 @@ export async function runRunning(): Promise<RunningResult | undefined> {
   const rounds = opts.repeatStorms;
   if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
   const kinds = kindsOf();
-  const result: RunningResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {}, quietWaits: [] };
+  const result: RunningResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {}, serverMainCpu: {}, quietWaits: [] };
   const load: LoadGroup = await startLoads('load#running', opts.loadProcesses);
   const dbPid = opts.modes.includes('mariadb') ? findDatabasePid() : undefined;
   let servers: Running[] = [];
@@ -109,6 +111,7 @@ export async function runRunning(): Promise<RunningResult | undefined> {
         of[r.kind] = throughputOf(storm);
         (result.throughputs[r.kind] ??= []).push(of[r.kind]!);
         (result.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
+        if (cpu.serverMain !== undefined) (result.serverMainCpu[r.kind] ??= []).push((cpu.serverMain / N) * 1000);
       }
       for (const kind of kinds) {
         if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
