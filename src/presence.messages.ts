@@ -12,6 +12,9 @@ export const SOCKET_ID_TYPE = 'socketId must be a string';
 export const SOCKET_NOT_HERE = (socketId: string) => `socket '${socketId.slice(0, 64)}' is not connected to this instance`;
 export const ANONYMOUS_STATUS = 'an anonymous socket has no presence status: authenticate first';
 export const USER_IDS_TYPE = 'userIds must be an array of user ids';
+export const TOKEN_PAYLOAD = (got: string) => `a token's payload must be a plain object of claims, e.g. { user_id: '42' } (got ${got})`;
+export const NO_SIGNATURE_KEY =
+  'the SocketCluster server has no key to sign tokens with: set socketcluster.authKey (or authPrivateKey) in PresenceModule options';
 export const USER_ID_VALUE = (max: number) => `a user id must be a well-formed string of 1 to ${max} characters`;
 export const TOO_MANY_SUBSCRIPTIONS = (max: number) =>
   `a socket can hold at most ${max} subscriptions: unsubscribe from a channel first (limits.subscriptionsPerSocket)`;

@@ -14,8 +14,9 @@ import type { ChannelDiff, PresenceEvent } from './presence.types.js';
 import { ChannelPresence } from './channels/channel-presence.service.js';
 import { PresenceEvents } from './events/presence-events.service.js';
 import {
-  COUNT_TYPE, HISTORY_LIMIT, HISTORY_OFF, HISTORY_QUERY, HISTORY_SINCE, USER_ID_VALUE, USER_IDS_TYPE,
+  COUNT_TYPE, HISTORY_LIMIT, HISTORY_OFF, HISTORY_QUERY, HISTORY_SINCE, NO_SIGNATURE_KEY, TOKEN_PAYLOAD, USER_ID_VALUE, USER_IDS_TYPE,
 } from './presence.messages.js';
+import { describeValue } from './options/describe-value.util.js';
 
 export interface UserStatusDetails {
   status: UserStatus;
@@ -58,6 +59,21 @@ export class PresenceService {
   /** The AGServer presence runs on (e.g. to sign auth tokens with `socket.setAuthToken`). */
   get server(): AGServer {
     return this.host.get();
+  }
+
+  /**
+   * Signs an auth token as the server's own `socket.setAuthToken` does: with its signature key, its algorithm and,
+   * unless the payload has an `exp` claim, its default expiry (`socketcluster.authDefaultExpiry`). For an HTTP
+   * login: the client presents the token at its handshake, or with `socket.authenticate(token)`.
+   */
+  async signToken(payload: Record<string, unknown>): Promise<string> {
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new PresenceError(TOKEN_PAYLOAD(describeValue(payload)));
+    const server = this.server;
+    if (server.signatureKey === undefined) throw new PresenceError(NO_SIGNATURE_KEY);
+    const { expiresIn, algorithm } = server.defaultSignatureOptions;
+    // jsonwebtoken refuses an expiresIn next to an exp claim of the payload.
+    const options = { ...(payload.exp == null ? { expiresIn } : {}), ...(algorithm ? { algorithm } : {}) };
+    return (await server.auth.signToken(payload, server.signatureKey, options as Parameters<AGServer['auth']['signToken']>[2]))!;
   }
 
   /** The stored status: online if any session is online, idle if every session is idle, offline if none. */

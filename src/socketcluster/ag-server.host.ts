@@ -69,12 +69,16 @@ export class AgServerHost {
 
   /**
    * The user count, presence diffs and watched users' transitions come from the server only: a client publishing
-   * there would forge them.
+   * there would forge them. Nothing is published on the presence rows' channel name, but it is the module's too.
    */
   private publishRefusal(channel: unknown): PresenceError | null {
     const options = this.config.options;
     if (typeof channel !== 'string') return null;
-    if ((options.usercount && channel === options.usercount.channel) || isPresenceChannel(options, channel)) {
+    if (
+      (options.usercount && channel === options.usercount.channel) ||
+      channel === options.presenceChannel ||
+      isPresenceChannel(options, channel)
+    ) {
       return new PresenceError(SERVER_ONLY_CHANNEL(channel));
     }
     return null;

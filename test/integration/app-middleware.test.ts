@@ -66,6 +66,7 @@ describe.each(BACKENDS)("the app's own inbound middleware next to the presence g
     // The module's rules.
     expect(await outcome(subscribe(outsider, 'presence:room:1'))).toMatch(/^PresenceError: .*room:1/);
     expect(await outcome(outsider.invokePublish('USERCOUNT', 999999))).toMatch(/^PresenceError: .*published by the server only/);
+    expect(await outcome(outsider.invokePublish('_SCPRESENCE', 'x'))).toMatch(/^PresenceError: '_SCPRESENCE' is published by the server only/);
     expect(await outcome(member.invokePublish('presence:room:1', { joins: [{ userId: 'mallory' }] }))).toMatch(/^PresenceError/);
     expect(await outcome(subscribe(member, 'presence:room:1'))).toBe('allowed');
     // The app's rules.
@@ -81,6 +82,7 @@ describe.each(BACKENDS)("the app's own inbound middleware next to the presence g
     expect(seen).toContain('publishIn:public:news');
     expect(seen).toContain('subscribe:presence:room:1');
     expect(seen).not.toContain('publishIn:USERCOUNT');
+    expect(seen).not.toContain('publishIn:_SCPRESENCE');
     expect(seen.filter((s) => s.startsWith('publishIn:presence:'))).toEqual([]);
     expect(member.state).toBe(member.OPEN);
     // What was allowed is tracked as usual.

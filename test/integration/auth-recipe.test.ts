@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { AGServerSocket } from 'socketcluster-server';
 import { describe, expect, it } from 'vitest';
-import { PresenceModule, PresenceService, SocketClusterAdapter, type PresenceModuleOptions } from '../../src/index.js';
+import { PresenceError, PresenceModule, PresenceService, SocketClusterAdapter, type PresenceModuleOptions } from '../../src/index.js';
 import { BACKENDS, eventually, fastOptions, presenceTestBed, wrap } from '../support/presence-app.js';
 import { HookRecorder } from '../support/hook-recorder.js';
 import { connectClient } from '../support/clients.js';
@@ -26,8 +26,7 @@ class LoginController {
   @Post('login')
   async login(@Body() body: { name?: unknown; password?: unknown }) {
     if (!checkPassword(body.name, body.password)) return { error: 'wrong name or password' };
-    const { auth, signatureKey, defaultSignatureOptions } = this.presence.server;
-    return { token: await auth.signToken({ user_id: body.name }, signatureKey!, defaultSignatureOptions as never) };
+    return { token: await this.presence.signToken({ user_id: body.name }) };
   }
 }
 
@@ -82,6 +81,19 @@ describe.each(BACKENDS)('authenticating sockets in a Nest app (%s)', (backend) =
     await eventually(() => expect(socket.authState).toBe('authenticated'));
     await eventually(() => expect(hooks.userLines('grace')).toEqual(['user.online:grace:auth']));
     expect(await presence.getUserStatus('grace')).toBe('online');
+  });
+
+  it('signToken signs as setAuthToken does: the default expiry unless the payload has exp; a payload that is no object is refused', async () => {
+    const { presence, server } = await start();
+    const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, number>;
+    const plain = claims(await presence.signToken({ user_id: 'ada' }));
+    expect(plain.exp - plain.iat).toBe(server.defaultSignatureOptions.expiresIn);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    expect(claims(await presence.signToken({ user_id: 'ada', exp })).exp).toBe(exp);
+    for (const bad of [null, 'ada', ['ada'], 42]) {
+      await expect(presence.signToken(bad as never)).rejects.toThrow(PresenceError);
+    }
+    await expect(presence.signToken('ada' as never)).rejects.toThrow("a token's payload must be a plain object of claims, e.g. { user_id: '42' } (got 'ada')");
   });
 
   it('the shared authKey, held by the server as a secret KeyObject, verifies tokens signed with the string and refuses others', async () => {
