@@ -3,7 +3,7 @@ export { PresenceService, type SessionHistoryQuery, type UserStatusDetails } fro
 export {
   OnPresenceCleanup, OnSessionConnected, OnSessionDisconnected, OnUserIdle, OnUserOffline, OnUserOnline,
 } from './events/presence.decorators.js';
-export { PresenceError, PresenceConfigError } from './presence.errors.js';
+export { PresenceError, PresenceConfigError, PresenceDatabaseError } from './presence.errors.js';
 export { fromScPresenceOptions, type ScPresenceOptions } from './options/sc-presence-options.mapper.js';
 export type {
   ChannelPresenceOptions, GcOptions, HeartbeatOptions, HistoryOptions, PresenceDatabaseOptions, PresenceModuleOptions, SccOptions,

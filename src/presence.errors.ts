@@ -20,3 +20,14 @@ export class PresenceConfigError extends Error {
     );
   }
 }
+
+/**
+ * The module could not open its database at startup (`app.init()` fails with it). The message names the
+ * database (without its password), the driver's reason and what to check; `cause` is the driver's error.
+ */
+export class PresenceDatabaseError extends Error {
+  override readonly name = 'PresenceDatabaseError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -76,6 +76,16 @@ export const SERVER_REQUIRED =
 export const STORE_NOT_READY = 'PresenceStore is not initialised yet: wait for app.init()';
 export const NO_DATA_SOURCE = (name: string) =>
   `database.dataSourceName '${name}' names no TypeORM DataSource: import TypeOrmModule.forRoot() with that name before PresenceModule`;
+export const DATABASE_NOT_OPENED = (target: string, reason: string, advice: string) =>
+  `PresenceModule could not open its database (${target}): ${reason}. ${advice}`;
+export const DATABASE_ADVICE = {
+  unknownDatabase: 'Create that database first (CREATE DATABASE …), or fix its name in database.url / database.database.',
+  accessDenied: 'Check the user and password in database.url (or database.username / database.password), and that the user may use that database.',
+  unreachable: 'Check the host and port in database.url (or database.host / database.port), and that the server is up and reachable from here.',
+  sqliteFile: "Check that the SQLite file's directory exists and that this process may write there (database.database).",
+  notSqlite: 'That file is not a SQLite database: give database.database a file of its own.',
+  other: 'Check the connection options in database.',
+} as const;
 export const UNSUPPORTED_DATABASE = (type: unknown) =>
   `nestjs-sc-presence supports mysql, mariadb and better-sqlite3 databases, not '${String(type)}'`;
 export const STARTUP_LOCK_TIMEOUT = (name: string) => `could not take the startup lock '${name}' within 30 s`;

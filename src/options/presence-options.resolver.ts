@@ -232,6 +232,10 @@ function resolveDatabase(c: Checker, value: unknown): ResolvedDatabase {
   if (!DATABASE_TYPES.includes(raw.type as string)) {
     c.fail('database.type', `one of ${DATABASE_TYPES.map((t) => `'${t}'`).join(', ')} (or give database.dataSourceName)`, raw.type);
   }
+  // `url: process.env.DATABASE_URL` with the variable unset: the driver would log in as '' on localhost.
+  if (raw.type !== 'better-sqlite3' && 'url' in raw && raw.host === undefined && (typeof raw.url !== 'string' || raw.url === '')) {
+    c.fail('database.url', `a connection URL such as ${raw.type}://user:password@host:3306/database (set the variable it comes from?)`, raw.url);
+  }
   const { migrationsRun: _ignored, ...connection } = raw;
   // The module writes with its own SQL, so TypeORM must never alter the schema behind the migration's back.
   const options = { ...connection, synchronize: false, migrationsRun: false } as Obj;

@@ -18,6 +18,8 @@ import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
 import { withSqliteFileDefaults } from './sqlite-file.defaults.js';
+import { databaseOpenError } from './database-open.error.js';
+import { PresenceConfigError } from '../presence.errors.js';
 import { SerialQueue } from './serial.queue.js';
 
 export type { InstanceInfo } from './instances.table.js';
@@ -86,10 +88,9 @@ export class PresenceStore {
   async init(): Promise<void> {
     const { database, tableName, presenceChannel, channelPresence } = this.config.options;
     if (database.kind === 'shared') {
-      const found = this.moduleRef.get<DataSource>(getDataSourceToken(database.dataSourceName) as never, { strict: false });
-      if (!(found instanceof DataSource)) throw new Error(NO_DATA_SOURCE(database.dataSourceName));
+      const found = this.sharedDataSource(database.dataSourceName);
       this.dataSource = found;
-      if (!found.isInitialized) await found.initialize();
+      if (!found.isInitialized) await found.initialize().catch((error: unknown) => Promise.reject(databaseOpenError(found.options, error)));
     } else {
       assertDatabaseDriver(database.options.type);
       const { statementTimeoutMs } = this.config.options;
@@ -99,7 +100,7 @@ export class PresenceStore {
       const connection = withSqliteFileDefaults(database.options as typeof database.options & { type: string });
       this.dataSource = new DataSource({ ...bounds, ...connection, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
-      await this.dataSource.initialize();
+      await this.dataSource.initialize().catch((error: unknown) => Promise.reject(databaseOpenError(connection, error)));
     }
     const dialect: SqlDialect = dialectOf(this.dataSource);
     const tables = presenceTableNames(tableName);
@@ -118,6 +119,18 @@ export class PresenceStore {
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);
     this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
+  }
+
+  /** The app's DataSource named by `database.dataSourceName`. */
+  private sharedDataSource(name: string): DataSource {
+    let found: unknown;
+    try {
+      found = this.moduleRef.get<DataSource>(getDataSourceToken(name) as never, { strict: false });
+    } catch {
+      // Nest's own "could not find …DataSource element" names neither the option nor the fix.
+    }
+    if (!(found instanceof DataSource)) throw new PresenceConfigError([NO_DATA_SOURCE(name)]);
+    return found;
   }
 
   /**

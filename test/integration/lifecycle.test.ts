@@ -86,6 +86,7 @@ describe.each(BACKENDS)('module lifecycle (%s)', (backend) => {
       ['offlineGraceMs', { offlineGraceMs: -1 }, 'offlineGraceMs'],
       ['usercount.connectDelayMs', { usercount: { connectDelayMs: 'soon' as never } }, 'usercount.connectDelayMs'],
       ['database.type', { database: { type: 'postgres' } as never }, 'database.type'],
+      ['database.url', { database: { type: 'mysql', url: undefined } }, "database.url must be a connection URL such as mysql://user:password@host:3306/database (set the variable it comes from?) (got undefined)"],
       ['an unknown option', { tablename: 'x' } as never, 'tablename'],
     ];
 
@@ -348,7 +349,8 @@ describe.each(BACKENDS)('module lifecycle (%s)', (backend) => {
         TypeOrmModule.forRoot(typeOrmOptions()),
         PresenceModule.forRoot({ database: { dataSourceName: 'missing' }, tableName: table }),
       ]);
-      expect(error.message).toContain('missing');
+      expect(error).toBeInstanceOf(PresenceConfigError);
+      expect(error.message).toContain("database.dataSourceName 'missing' names no TypeORM DataSource: import TypeOrmModule.forRoot() with that name");
     });
   });
 });
