@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger, type INestApplicationContext, type WsMessageHandler } from '@nestjs/common';
 import { AbstractWsAdapter } from '@nestjs/websockets';
 import { lastValueFrom, type Observable } from 'rxjs';
@@ -5,12 +6,53 @@ import scServer, { type AGServer, type AGServerSocket } from 'socketcluster-serv
 import { AgServerHost } from './ag-server.host.js';
 import { answerProcedure, consumeListener, type ListenerLoop } from './listener-loop.util.js';
 
+/** The handler call in progress, to which an exception filter's `client.emit('exception', …)` belongs. */
+const calls = new AsyncLocalStorage<{ exception?: { payload: unknown } }>();
+
+/** A handler's error as Nest's exception filter put it for the client (`{ status: 'error', message }`). */
+class FilteredException extends Error {
+  override readonly name = 'WsException';
+  constructor(readonly payload: unknown) {
+    const message = (payload as { message?: unknown } | null)?.message;
+    super(typeof message === 'string' ? message : JSON.stringify(payload));
+    // SocketCluster sends an error's own properties to the client with its name and message.
+    if (payload !== null && typeof payload === 'object') Object.assign(this, payload, { message: this.message });
+  }
+}
+
+const CATCHING = Symbol('nestjs-sc-presence.catchingExceptions');
+
+/**
+ * Nest's exception filters tell the client with `client.emit('exception', payload)`, which on an AGServerSocket
+ * is a server-side event that never reaches the client. Within a handler call it becomes that call's failure.
+ */
+function catchFilteredExceptions(client: AGServerSocket): void {
+  const socket = client as AGServerSocket & { [CATCHING]?: true };
+  if (socket[CATCHING]) return;
+  socket[CATCHING] = true;
+  const emit = client.emit.bind(client) as (event: string, data: unknown) => void;
+  (client as unknown as { emit: (event: string, data: unknown) => void }).emit = (event, data) => {
+    const call = event === 'exception' ? calls.getStore() : undefined;
+    if (call) call.exception ??= { payload: data };
+    emit(event, data);
+  };
+}
+
+/** Runs a handler call; what an exception filter emitted during it rejects it. */
+async function filtered<T>(handle: () => Promise<T>): Promise<T> {
+  const call: { exception?: { payload: unknown } } = {};
+  const result = await calls.run(call, handle);
+  if (call.exception) throw new FilteredException(call.exception.payload);
+  return result;
+}
+
 /**
  * Runs `@WebSocketGateway()` gateways over SocketCluster. A `@SubscribeMessage('name')` handler answers both
  * `socket.transmit('name', data)` and `socket.invoke('name', data)`: the invoke resolves with the handler's
- * return value. An exception goes to Nest's WebSocket exception filters as in any gateway (the default one
- * emits `'exception'` on the server socket) and the invoke then resolves with `undefined`; return an error
- * object, or use a filter of your own, to tell the client.
+ * return value. An exception goes to Nest's WebSocket exception filters as in any gateway, and what the filter
+ * sends the client (the default one: a `WsException`'s message, `'Internal server error'` for any other error)
+ * rejects the invoke with an error named `WsException` carrying that payload's fields; after a transmit, the
+ * client receives it as an `'exception'` event (`socket.receiver('exception')`).
  *
  * ```ts
  * const app = await NestFactory.create(AppModule);
@@ -58,12 +100,18 @@ export class SocketClusterAdapter extends AbstractWsAdapter<any, any, AGServer.A
   }
 
   bindMessageHandlers(client: AGServerSocket, handlers: WsMessageHandler[], transform: (data: any) => Observable<any>): void {
+    catchFilteredExceptions(client);
     for (const { message, callback } of handlers) {
       const name = String(message);
-      const run = (data: unknown) => lastValueFrom(transform(callback(data, name)), { defaultValue: undefined });
+      const run = (data: unknown) =>
+        filtered(() => lastValueFrom(transform(callback(data, name)), { defaultValue: undefined }));
       void (async () => {
         for await (const data of client.receiver(name)) {
-          await run(data).catch((error: Error) => this.logger.error(`'${name}' handler failed: ${error.message}`));
+          await run(data).catch((error: Error) => {
+            // A transmit has no reply: the client hears of the failure as an 'exception' event, as with Nest's own adapters.
+            if (error instanceof FilteredException) client.transmit('exception', error.payload, {});
+            else this.logger.error(`'${name}' handler failed: ${error.message}`);
+          });
         }
       })();
       answerProcedure(client, name, run);

@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
-  ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer,
+  ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, WsException,
 } from '@nestjs/websockets';
+import { throwError, type Observable } from 'rxjs';
 import type { AddressInfo } from 'node:net';
 import type { AGClientSocket } from 'socketcluster-client';
 import type { AGServer, AGServerSocket } from 'socketcluster-server';
@@ -33,6 +34,18 @@ class EchoGateway {
   @SubscribeMessage('boom')
   boom(): never {
     throw new Error('boom handler failed');
+  }
+
+  @SubscribeMessage('login')
+  async login(@MessageBody() data: { password?: unknown }): Promise<{ ok: true }> {
+    await Promise.resolve();
+    if (data?.password !== 'secret') throw new WsException('wrong password');
+    return { ok: true };
+  }
+
+  @SubscribeMessage('reject')
+  reject(): Observable<never> {
+    return throwError(() => new WsException({ code: 'E_RULE', message: 'refused by a rule' }));
   }
 }
 
@@ -104,7 +117,7 @@ describe.each(BACKENDS)('SocketClusterAdapter with PresenceModule (%s)', (backen
     expect(Object.keys(gateway.server.clients)).toContain(socket.id);
   });
 
-  it('settles an invoke whose handler throws, and the socket keeps working', async () => {
+  it('rejects an invoke whose handler throws with what the exception filter tells the client, and the socket keeps working', async () => {
     const { port, server } = await start();
     const socket = await connectClient(port, server);
     bed.track(socket);
@@ -114,16 +127,38 @@ describe.each(BACKENDS)('SocketClusterAdapter with PresenceModule (%s)', (backen
       for await (const data of serverSocket.listener('exception' as never)) exceptions.push(data);
     })();
 
-    // Nest's exception filter catches the handler's error, so the adapter sees no error: the invoke has been
-    // seen to resolve (with undefined) rather than reject. Either way it must not be left waiting for ever.
-    const result = await outcome(socket.invoke('boom', { x: 1 }), 4000);
-    expect(result.kind).not.toBe('pending');
-    // The filter emits 'exception' on the server-side socket object (a local event: it does not reach the client).
-    await eventually(() => expect(exceptions).toHaveLength(1));
+    // Nest's default filter hides an unknown error's message; a WsException's reaches the client.
+    expect(await outcome(socket.invoke('boom', { x: 1 }), 4000)).toEqual({ kind: 'rejected', name: 'WsException', message: 'Internal server error' });
+    expect(await outcome(socket.invoke('login', { password: 'guess' }), 4000)).toEqual({ kind: 'rejected', name: 'WsException', message: 'wrong password' });
+    const rejected = await socket.invoke('reject', {}).catch((error: Error & { code?: string }) => error);
+    expect(rejected).toMatchObject({ name: 'WsException', message: 'refused by a rule', code: 'E_RULE' });
+    expect(await socket.invoke('login', { password: 'secret' })).toEqual({ ok: true });
+    // The server-side event is still emitted, for the app's own listeners.
+    await eventually(() => expect(exceptions).toHaveLength(3));
     expect(exceptions[0]).toMatchObject({ status: 'error', message: 'Internal server error' });
 
     expect(socket.state).toBe(socket.OPEN);
     expect(await socket.invoke('echo', 'still here')).toBe('still here');
+  });
+
+  it("tells the client of a transmit whose handler throws with an 'exception' event", async () => {
+    const { port, server } = await start();
+    const socket = await connectClient(port, server);
+    bed.track(socket);
+    const received: unknown[] = [];
+    void (async () => {
+      for await (const data of socket.receiver('exception')) received.push(data);
+    })();
+    await socket.transmit('login', { password: 'guess' });
+    await eventually(() => expect(received).toHaveLength(1));
+    // Nest's default filter adds the call it failed for as `cause`.
+    expect(received[0]).toEqual({ status: 'error', message: 'wrong password', cause: { pattern: 'login', data: { password: 'guess' } } });
+    // Calls at once keep their own outcomes.
+    const outcomes = await Promise.all(
+      ['guess', 'secret', 'guess', 'secret'].map((password) => outcome(socket.invoke('login', { password }), 4000)),
+    );
+    expect(outcomes.map((o) => o.kind)).toEqual(['rejected', 'resolved', 'rejected', 'resolved']);
+    expect(received).toHaveLength(1);
   });
 });
 
