@@ -77,11 +77,14 @@ describe.each(flavours)('a fresh $moduleType Nest app on $driver', ({ moduleType
     expect(main).toMatch(moduleType === 'commonjs' ? /require\("nestjs-sc-presence"\)/ : /from 'nestjs-sc-presence'/);
   }, INSTALL_MS * 2 + 120_000);
 
-  it('starts, fires @OnUserOnline once for two sockets of one user, answers and writes the row', async () => {
+  it('starts, fires @OnUserOnline once for two sockets of one user (one with a token the app signed), answers and writes the row', async () => {
     const env = backend === 'mariadb' ? { DATABASE_URL: CONSUMER_URL.toString() } : { SQLITE_FILE: sqliteFile };
     port = await app.start({ ...env, AUTH_KEY, PRESENCE_TABLE: TABLE });
     sockets.push(await connectTo(port, { authKey: AUTH_KEY, userId: 'ada' }));
-    sockets.push(await connectTo(port, { authKey: AUTH_KEY, userId: 'ada' }));
+    // The second with a token the app signed with PresenceService.signToken.
+    const { token } = (await (await fetch(`http://127.0.0.1:${port}/presence/ada/token`)).json()) as { token: string };
+    sockets.push(await connectTo(port, { authKey: AUTH_KEY, signedToken: token }));
+    expect(sockets[1].authState).toBe('authenticated');
     const answer = await waitFor(async () => {
       const body = (await (await fetch(`http://127.0.0.1:${port}/presence/ada`)).json()) as { status: string; users: number };
       return body.status === 'online' && body.users === 1 ? body : undefined;

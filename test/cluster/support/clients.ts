@@ -16,6 +16,8 @@ export function signUserToken(authKey: string, userId: string): Promise<string> 
 export interface ConnectOptions {
   /** Authenticated at handshake with a token signed for this user; anonymous without. */
   userId?: string;
+  /** A token signed elsewhere (e.g. by the app), presented at the handshake instead. */
+  signedToken?: string;
   authKey: string;
   ackTimeout?: number;
 }
@@ -31,7 +33,7 @@ export interface ConnectOptions {
 export const connectStats = { reopenedAfter4009: 0 };
 
 export async function connectTo(port: number, options: ConnectOptions, attempts = 5): Promise<AGClientSocket> {
-  const signed = options.userId === undefined ? null : await signUserToken(options.authKey, options.userId);
+  const signed = options.signedToken ?? (options.userId === undefined ? null : await signUserToken(options.authKey, options.userId));
   for (let attempt = 1; ; attempt++) {
     const socket = socketClusterClient.create({
       hostname: '127.0.0.1',

@@ -18,6 +18,12 @@ export class PresenceController {
   async status(@Param('userId') userId: string) {
     return { status: await this.presence.getUserStatus(userId), users: await this.presence.count('users') };
   }
+
+  // Where a real app checks a password first: the README's login, signed by the module.
+  @Get(':userId/token')
+  async token(@Param('userId') userId: string) {
+    return { token: await this.presence.signToken({ user_id: userId }) };
+  }
 }
 
 const database = process.env.DATABASE_URL
