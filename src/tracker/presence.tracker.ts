@@ -10,7 +10,7 @@ import { PresenceError } from '../presence.errors.js';
 import { PresenceWriter } from './presence.writer.js';
 import { settledWithin } from '../store/connection.bound.js';
 import { userIdOf } from '../socketcluster/socket-identity.util.js';
-import { consumeListener, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
+import { tapServerEvents, type ListenerLoop } from '../socketcluster/listener-loop.util.js';
 import { AgServerHost } from '../socketcluster/ag-server.host.js';
 import type { InFlight, Procedure } from '../socketcluster/procedure.router.js';
 import { encodeSessionState } from '../state/session-state.encode.js';
@@ -32,9 +32,8 @@ const STATE_IN_FLIGHT = inFlight(STATE_BUSY);
 type ServerEvent = 'connection' | 'subscription' | 'unsubscription' | 'authentication' | 'deauthentication' | 'closure';
 
 /**
- * Follows the AGServer's lifecycle events: one consumer per listener. Events only say which socket changed;
- * the writer reads the socket's state when it flushes, so the order in which the listener loops run does not
- * matter.
+ * Follows the AGServer's lifecycle events, tapped as they are emitted (see `tapServerEvents`). Events only say
+ * which socket changed; the writer reads the socket's state when it flushes.
  */
 @Injectable()
 export class PresenceTracker {
@@ -52,32 +51,40 @@ export class PresenceTracker {
 
   attach(server: AGServer): void {
     this.host.procedures.add(this.procedures());
-    this.consume(server, 'connection', (socket) => this.connected(socket));
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     const leave = (socket: AGServerSocket) => this.writer.touch(socket.id, true);
-    this.consume(server, 'subscription', touch);
-    // Access to a channel's or a user's presence can end: leaving the channel, or becoming someone else (or no one).
-    this.consume(server, 'unsubscription', (socket, { channel }) => {
-      leave(socket);
-      this.recheckAccess(socket, [channel as string]);
-    });
     const reauthenticated = (mark: (socket: AGServerSocket) => void) => (socket: AGServerSocket) => {
       this.dropStateOfOtherUser(socket);
       mark(socket);
       this.recheckAccess(socket);
     };
-    this.consume(server, 'authentication', reauthenticated(touch));
-    this.consume(server, 'deauthentication', reauthenticated(leave));
-    // 'closure' follows both 'disconnection' and 'connectionAbort', so it covers every way a socket ends.
-    this.consume(server, 'closure', (socket) => {
-      this.sessions.remove(socket.id);
-      leave(socket);
-    });
+    const handlers: Record<ServerEvent, (socket: AGServerSocket, data: { channel?: unknown }) => void> = {
+      connection: (socket) => this.connected(socket),
+      subscription: touch,
+      // Access to a channel's or a user's presence can end: leaving the channel, or becoming someone else (or no one).
+      unsubscription: (socket, { channel }) => {
+        leave(socket);
+        this.recheckAccess(socket, [channel as string]);
+      },
+      authentication: reauthenticated(touch),
+      deauthentication: reauthenticated(leave),
+      // 'closure' follows both 'disconnection' and 'connectionAbort', so it covers every way a socket ends.
+      closure: (socket) => {
+        this.sessions.remove(socket.id);
+        leave(socket);
+      },
+    };
+    const taps = Object.fromEntries(
+      Object.entries(handlers).map(([event, handle]) => [event, (data: unknown) => handle((data as { socket: AGServerSocket }).socket, data as { channel?: unknown })]),
+    );
+    this.loops.push(
+      tapServerEvents(server, taps, (event, error) => this.logger.error(`handling '${event}' failed: ${error.message}`, error.stack)),
+    );
     // Sockets that were already open when presence started (a server passed in, already in use).
     for (const socket of Object.values(server.clients)) this.connected(socket);
   }
 
-  /** Ends the listener loops (and only ours: the app's own consumers of the same events keep running). */
+  /** Ends the taps (and only ours: the app's own consumers of the same events keep running). */
   async stop(): Promise<void> {
     await Promise.all(this.loops.splice(0).map((loop) => loop.stop()));
   }
@@ -208,18 +215,6 @@ export class PresenceTracker {
     if ((!channelPresence && !userPresence) || socket.state !== socket.OPEN) return;
     revokeEndedAccess(this.config.options, socket, channels).catch((error: Error) =>
       this.logger.error(`re-checking access to presence channels failed: ${error.message}`, error.stack),
-    );
-  }
-
-  private consume(
-    server: AGServer,
-    event: ServerEvent,
-    handle: (socket: AGServerSocket, data: { channel?: unknown }) => void,
-  ): void {
-    this.loops.push(
-      consumeListener<{ socket: AGServerSocket; channel?: unknown }>(server, event, (data) => handle(data.socket, data), (error) =>
-        this.logger.error(`handling '${event}' failed: ${error.message}`, error.stack),
-      ),
     );
   }
 }

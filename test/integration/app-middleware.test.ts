@@ -122,6 +122,23 @@ describe.each(BACKENDS)("the app's own inbound middleware next to the presence g
     await expectBothRules(port, server, app.seen);
   });
 
+  it("keeps tracking when the app ends every listener of the server (killAllListeners), and the app's own listeners still hear the events", async () => {
+    ctx = await startPresenceApp(fastOptions(backend));
+    const server = ctx.server;
+    server.killAllListeners();
+    const heard: string[] = [];
+    void (async () => {
+      for await (const { socket } of server.listener('connection')) heard.push(socket.id);
+    })();
+    const socket = await client(ctx.port, server, { user_id: 'after-kill' });
+    await subscribe(socket, 'room:k');
+    await eventually(async () => expect(await ctx!.presence.count('sockets', 'room:k')).toBe(1));
+    expect(heard).toEqual([socket.id]);
+    expect(await ctx.presence.getUserStatus('after-kill')).toBe('online');
+    await disconnectAll(socket);
+    await eventually(async () => expect(await ctx!.presence.getUserStatus('after-kill')).toBe('offline'));
+  });
+
   it('lets the app replace its middleware through removeMiddleware, and refuses a second one with a message that says so', async () => {
     ctx = await startPresenceApp(fastOptions(backend, { channelPresence }));
     const server = ctx.server;
