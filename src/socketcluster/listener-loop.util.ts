@@ -38,7 +38,8 @@ export function consumeListener<T>(
   };
 }
 
-type EventHandler = (data: unknown) => void;
+// The handlers' data is whatever SocketCluster emits with the event; the caller types it.
+type EventHandler = (data: never) => void;
 interface Tap {
   handlers: Readonly<Record<string, EventHandler | undefined>>;
   onError: (event: string, error: Error) => void;
@@ -67,7 +68,7 @@ export function tapServerEvents(
       emit.call(this, event, data);
       for (const tap of all) {
         const handle = tap.handlers[event];
-        if (handle) queueMicrotask(() => runTap(tap, event, handle, data));
+        if (handle) queueMicrotask(() => runTap(tap, event, handle, data as never));
       }
     };
   }
@@ -80,7 +81,7 @@ export function tapServerEvents(
   };
 }
 
-function runTap(tap: Tap, event: string, handle: EventHandler, data: unknown): void {
+function runTap(tap: Tap, event: string, handle: EventHandler, data: never): void {
   try {
     handle(data);
   } catch (error) {

@@ -53,32 +53,29 @@ export class PresenceTracker {
     this.host.procedures.add(this.procedures());
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     const leave = (socket: AGServerSocket) => this.writer.touch(socket.id, true);
-    const reauthenticated = (mark: (socket: AGServerSocket) => void) => (socket: AGServerSocket) => {
+    const reauthenticated = (socket: AGServerSocket, mark: (socket: AGServerSocket) => void) => {
       this.dropStateOfOtherUser(socket);
       mark(socket);
       this.recheckAccess(socket);
     };
-    const handlers: Record<ServerEvent, (socket: AGServerSocket, data: { channel?: unknown }) => void> = {
-      connection: (socket) => this.connected(socket),
-      subscription: touch,
+    const handlers: Record<ServerEvent, (event: { socket: AGServerSocket; channel?: unknown }) => void> = {
+      connection: ({ socket }) => this.connected(socket),
+      subscription: ({ socket }) => touch(socket),
       // Access to a channel's or a user's presence can end: leaving the channel, or becoming someone else (or no one).
-      unsubscription: (socket, { channel }) => {
+      unsubscription: ({ socket, channel }) => {
         leave(socket);
         this.recheckAccess(socket, [channel as string]);
       },
-      authentication: reauthenticated(touch),
-      deauthentication: reauthenticated(leave),
+      authentication: ({ socket }) => reauthenticated(socket, touch),
+      deauthentication: ({ socket }) => reauthenticated(socket, leave),
       // 'closure' follows both 'disconnection' and 'connectionAbort', so it covers every way a socket ends.
-      closure: (socket) => {
+      closure: ({ socket }) => {
         this.sessions.remove(socket.id);
         leave(socket);
       },
     };
-    const taps = Object.fromEntries(
-      Object.entries(handlers).map(([event, handle]) => [event, (data: unknown) => handle((data as { socket: AGServerSocket }).socket, data as { channel?: unknown })]),
-    );
     this.loops.push(
-      tapServerEvents(server, taps, (event, error) => this.logger.error(`handling '${event}' failed: ${error.message}`, error.stack)),
+      tapServerEvents(server, handlers, (event, error) => this.logger.error(`handling '${event}' failed: ${error.message}`, error.stack)),
     );
     // Sockets that were already open when presence started (a server passed in, already in use).
     for (const socket of Object.values(server.clients)) this.connected(socket);
