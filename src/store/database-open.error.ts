@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import { PresenceDatabaseError } from '../presence.errors.js';
 import { DATABASE_ADVICE, DATABASE_NOT_OPENED } from '../presence.messages.js';
 
@@ -10,7 +11,7 @@ type ConnectionOptions = {
 };
 
 /** Where the options point, for a message: a URL with its password masked, host:port/database, or the SQLite file. */
-export function describeTarget(options: ConnectionOptions): string {
+function describeTarget(options: ConnectionOptions): string {
   const type = String(options.type);
   if (type === 'better-sqlite3') return `SQLite ${String(options.database ?? ':memory:')}`;
   if (typeof options.url === 'string' && options.url !== '') {
@@ -59,9 +60,16 @@ function adviceFor(error: { code?: unknown }): string {
   }
 }
 
-/** The error `app.init()` fails with when the DataSource did not initialize: where, why, and what to check. */
-export function databaseOpenError(options: ConnectionOptions, error: unknown): PresenceDatabaseError {
-  const reason = error instanceof Error ? error.message : String(error);
-  const advice = adviceFor((error ?? {}) as { code?: unknown });
-  return new PresenceDatabaseError(DATABASE_NOT_OPENED(describeTarget(options), reason, advice), { cause: error });
+/**
+ * Initializes a DataSource made from `options`; one that does not open fails (and `app.init()` with it) with a
+ * PresenceDatabaseError that says where, why, and what to check.
+ */
+export async function openDataSource(dataSource: DataSource, options: ConnectionOptions): Promise<void> {
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const advice = adviceFor((error ?? {}) as { code?: unknown });
+    throw new PresenceDatabaseError(DATABASE_NOT_OPENED(describeTarget(options), reason, advice), { cause: error });
+  }
 }

@@ -18,7 +18,7 @@ import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
 import { withSqliteFileDefaults } from './sqlite-file.defaults.js';
-import { databaseOpenError } from './database-open.error.js';
+import { openDataSource } from './database-open.error.js';
 import { PresenceConfigError } from '../presence.errors.js';
 import { SerialQueue } from './serial.queue.js';
 
@@ -90,7 +90,7 @@ export class PresenceStore {
     if (database.kind === 'shared') {
       const found = this.sharedDataSource(database.dataSourceName);
       this.dataSource = found;
-      if (!found.isInitialized) await found.initialize().catch((error: unknown) => Promise.reject(databaseOpenError(found.options, error)));
+      if (!found.isInitialized) await openDataSource(found, found.options);
     } else {
       assertDatabaseDriver(database.options.type);
       const { statementTimeoutMs } = this.config.options;
@@ -100,7 +100,7 @@ export class PresenceStore {
       const connection = withSqliteFileDefaults(database.options as typeof database.options & { type: string });
       this.dataSource = new DataSource({ ...bounds, ...connection, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
-      await this.dataSource.initialize().catch((error: unknown) => Promise.reject(databaseOpenError(connection, error)));
+      await openDataSource(this.dataSource, connection);
     }
     const dialect: SqlDialect = dialectOf(this.dataSource);
     const tables = presenceTableNames(tableName);
