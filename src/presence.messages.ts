@@ -103,6 +103,10 @@ export const SQLITE_UNBUILT = (option: string, why: string) =>
 export const SCC_INSTALL =
   'npm pkg set overrides.scc-broker-client.skeleton-rendezvous=1.1.3 && npm install scc-broker-client@10';
 
+/** A warning: SQLite works on, with its checkpoints where SQLite puts them by default. */
+export const CHECKPOINTS_ON_EVENT_LOOP = (reason: string) =>
+  `SQLite's WAL checkpoints stay on the event loop, as SQLite runs them by default: ${reason}`;
+
 // ------------------------------------------------------------------ database outages
 
 export const DATABASE_TIMEOUT = (what: string, ms: number) =>

@@ -1,9 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
-import { NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
+import { CHECKPOINTS_ON_EVENT_LOOP, NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
 import type { HistoryReason, Member, PresenceSession, SessionHistoryEntry, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
 import { HistoryTable, type EndedAt, type RecordEnded } from './history.table.js';
 import { InstancesTable, type InstanceInfo } from './instances.table.js';
@@ -17,7 +17,8 @@ import { CHUNK, PREFIX_CHUNK, type SqlContext, type SqlNumber, type Tx } from '.
 import { evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
-import { withSqliteFileDefaults } from './sqlite-file.defaults.js';
+import { checkpointsInThread, withSqliteFileDefaults } from './sqlite-file.defaults.js';
+import { SqliteCheckpointThread, type SqliteConnection } from './sqlite-checkpoint.thread.js';
 import { openDataSource } from './database-open.error.js';
 import { PresenceConfigError } from '../presence.errors.js';
 import { SerialQueue } from './serial.queue.js';
@@ -51,7 +52,9 @@ const NO_TRANSITIONS: Transitions = { changes: [], deferred: [], channels: [] };
  */
 @Injectable()
 export class PresenceStore {
+  private readonly logger = new Logger('PresenceStore');
   private dataSource?: DataSource;
+  private checkpoints?: SqliteCheckpointThread;
   private ownsDataSource = false;
   private sql!: SqlContext;
   private sockets!: SocketsTable;
@@ -101,6 +104,12 @@ export class PresenceStore {
       this.dataSource = new DataSource({ ...bounds, ...connection, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await openDataSource(this.dataSource, connection);
+      const inThread = checkpointsInThread(database.options as typeof database.options & { type: string });
+      if (inThread) {
+        const handle = (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+        this.checkpoints = new SqliteCheckpointThread(handle, (reason) => this.logger.warn(CHECKPOINTS_ON_EVENT_LOOP(reason)), inThread);
+        this.checkpoints.start();
+      }
     }
     const dialect: SqlDialect = dialectOf(this.dataSource);
     const tables = presenceTableNames(tableName);
@@ -139,6 +148,8 @@ export class PresenceStore {
    */
   async close(ms = this.config.options.statementTimeoutMs): Promise<boolean> {
     if (!this.ownsDataSource || !this.dataSource?.isInitialized) return true;
+    // Its connection closes first: the event loop's is then the file's last, which checkpoints and removes the log.
+    await this.checkpoints?.stop();
     const destroyed = this.dataSource.destroy().then(() => true, () => false);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));

@@ -8,11 +8,31 @@ interface SqliteOptions {
   database?: unknown;
   enableWAL?: boolean;
   prepareDatabase?: (db: SqliteHandle) => unknown;
+  /** A better-sqlite3 module of the app's own, a SQLCipher key, the addon: what a second connection needs too. */
+  driver?: unknown;
+  key?: unknown;
+  nativeBinding?: unknown;
 }
 
 /** `:memory:`, `''` (a private temporary database) and `file::memory:` URIs have no journal worth choosing. */
 function isFileDatabase(database: unknown): boolean {
   return typeof database === 'string' && database !== '' && database !== ':memory:' && !database.includes(':memory:');
+}
+
+/** Whether `withSqliteFileDefaults` changes these options. */
+export function takesSqliteFileDefaults(options: SqliteOptions): boolean {
+  return options.type === 'better-sqlite3' && isFileDatabase(options.database) && options.enableWAL === undefined;
+}
+
+/**
+ * Whether a SQLite file under these defaults can have its checkpoints run by a thread of the module's (see
+ * SqliteCheckpointThread): that thread opens the file itself, with the better-sqlite3 TypeORM loads, so not with
+ * a driver module or an addon object the app passed, nor with a SQLCipher key.
+ */
+export function checkpointsInThread(options: SqliteOptions): { nativeBinding?: string } | undefined {
+  if (!takesSqliteFileDefaults(options) || options.driver !== undefined || options.key !== undefined) return undefined;
+  if (options.nativeBinding !== undefined && options.nativeBinding !== null && typeof options.nativeBinding !== 'string') return undefined;
+  return { nativeBinding: (options.nativeBinding as string | null | undefined) ?? undefined };
 }
 
 /**
@@ -24,7 +44,7 @@ function isFileDatabase(database: unknown): boolean {
  * `prepareDatabase` runs after ours, so a `synchronous` it sets there wins.
  */
 export function withSqliteFileDefaults<T extends SqliteOptions>(options: T): T {
-  if (options.type !== 'better-sqlite3' || !isFileDatabase(options.database) || options.enableWAL !== undefined) return options;
+  if (!takesSqliteFileDefaults(options)) return options;
   const own = options.prepareDatabase;
   return {
     ...options,

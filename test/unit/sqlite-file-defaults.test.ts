@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { withSqliteFileDefaults } from '../../src/store/sqlite-file.defaults.js';
+import { checkpointsInThread, withSqliteFileDefaults } from '../../src/store/sqlite-file.defaults.js';
 
 const dirs: string[] = [];
 const sources: DataSource[] = [];
@@ -46,5 +46,17 @@ describe('SQLite file defaults', () => {
   it('leaves an in-memory database as it is', () => {
     const options = { type: 'better-sqlite3', database: ':memory:' };
     expect(withSqliteFileDefaults(options)).toBe(options);
+  });
+
+  it('has a thread checkpoint a file under these defaults, unless a second connection could not open it alike', () => {
+    const file = { type: 'better-sqlite3', database: '/data/presence.sqlite' };
+    expect(checkpointsInThread(file)).toEqual({ nativeBinding: undefined });
+    expect(checkpointsInThread({ ...file, nativeBinding: '/opt/addon.node' })).toEqual({ nativeBinding: '/opt/addon.node' });
+    expect(checkpointsInThread({ ...file, nativeBinding: {} })).toBeUndefined();
+    expect(checkpointsInThread({ ...file, driver: {} })).toBeUndefined();
+    expect(checkpointsInThread({ ...file, key: 'secret' })).toBeUndefined();
+    expect(checkpointsInThread({ ...file, enableWAL: true })).toBeUndefined();
+    expect(checkpointsInThread({ type: 'better-sqlite3', database: ':memory:' })).toBeUndefined();
+    expect(checkpointsInThread({ type: 'mysql', database: 'test' })).toBeUndefined();
   });
 });
