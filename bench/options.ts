@@ -28,6 +28,7 @@ const { values: argv } = parseArgs({
     'hook-rate': { type: 'string' },
     out: { type: 'string' },
     'repeat-storms': { type: 'string' },
+    'fresh-rounds': { type: 'string' },
   },
   strict: true,
 });
@@ -82,6 +83,11 @@ export const opts = {
    * the same size in turn, once per round. The curve leaves them out.
    */
   repeatStorms: scale ? 0 : intOption('repeat-storms', argv['repeat-storms'], quick ? 2 : 24, 0),
+  /**
+   * Rounds of fresh servers side by side ([1c], [2c], fresh.ts): fresh servers of every mode, warmed up, take their
+   * first storms within seconds of each other. Two cycles of the Williams order of 4 kinds. The curve leaves them out.
+   */
+  freshRounds: scale ? 0 : intOption('fresh-rounds', argv['fresh-rounds'], quick ? 1 : 8, 0),
   /** A second plain server with a pass-through inbound middleware in each plain run ([2a]); the curve leaves it out. */
   passThroughPlain: !scale,
   /** The idle-window phase (statements per minute of idle sockets); the curve leaves it out. */

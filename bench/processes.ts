@@ -87,7 +87,7 @@ process.on('exit', () => {
 });
 export const watchdog = setTimeout(
   () => void abort('the bench ran past its time limit', 1),
-  (opts.quick ? 150_000 : 20 * 60_000) +
+  (opts.quick ? 240_000 : 25 * 60_000) +
     (opts.scale ? opts.scaleSockets.reduce((a, b) => a + b, 0) * opts.modes.length * 150 : opts.quick ? 0 : opts.runs * opts.sockets * 100),
 );
 

@@ -9,6 +9,7 @@ import type { SqlCounters } from '../test/support/sql-counter.js';
 import { diff, topPerSocket } from './heap-diff.js';
 import { median, type Cpu } from './measurements.js';
 import { BENCH_DIR, N, ROOT, idleCount, opts, speedup, started } from './options.js';
+import type { FreshResult } from './fresh.js';
 import type { RunningKind, RunningResult } from './running.js';
 import { STATE_TIMES, stateSpreadMs, type PlainRun, type PresenceRun, type ProfileSummary } from './runs.js';
 
@@ -47,6 +48,8 @@ export type Results = {
   heapOver: Record<'sqlite' | 'mariadb', number[]>;
   /** First storms ÷ the first storm of plain with a pass-through middleware; `plain`: that server ÷ plain. */
   passThroughRatios: Record<'plain' | 'sqlite' | 'mariadb', number[]>;
+  /** Fresh servers taking their first storms side by side after the runs (fresh.ts). */
+  fresh?: FreshResult;
   /** The running servers, taking storms in turns after the runs (running.ts). */
   running?: RunningResult;
 };
@@ -95,7 +98,11 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
 
   const throughput = [stat(plain.map((r) => r.throughput)), stat(sqlite.map((r) => r.throughput)), stat(mariadb.map((r) => r.throughput))];
   const ratio = [stat(results.ratios.sqlite), stat(results.ratios.mariadb)] as const;
-  const { passThroughRatios: mw, running } = results;
+  const { passThroughRatios: mw, running, fresh } = results;
+  const freshThroughput = (['plain', 'sqlite', 'mariadb'] as const).map((kind) => stat(fresh?.throughputs[kind] ?? []));
+  const freshRatio = [stat(fresh?.ratios.sqlite ?? []), stat(fresh?.ratios.mariadb ?? [])] as const;
+  const freshMw = stat(fresh?.ratios['plain-mw'] ?? []);
+  const freshRounds = fresh?.rounds ?? 0;
   const mwRatio = [stat(mw.plain), stat(mw.sqlite), stat(mw.mariadb)];
   const runningThroughput = (['plain', 'sqlite', 'mariadb'] as const).map((kind) => stat(running?.throughputs[kind] ?? []));
   const runningRatio = [stat(running?.ratios.sqlite ?? []), stat(running?.ratios.mariadb ?? [])] as const;
@@ -126,6 +133,8 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     row('[1] connect + auth + subscribe throughput', cell(throughput[0], 0, 'sockets/s'), cell(throughput[1], 0, 'sockets/s'), cell(throughput[2], 0, 'sockets/s'), '—', '—'),
     row('[2] throughput ÷ plain (same run)', '1', cell(ratio[0], 2, '×'), cell(ratio[1], 2, '×'), '≥ 0.90×', verdicts(ratio, (x) => x >= 0.9)),
     row('[2a] throughput ÷ plain with a pass-through inbound middleware (same run)', mwRatio[0] ? `${cell(mwRatio[0], 2, '×')} (that server ÷ plain)` : '—', cell(mwRatio[1], 2, '×'), cell(mwRatio[2], 2, '×'), '—', '—'),
+    row(`[1c] first storm of fresh servers side by side (median of ${freshRounds} round${freshRounds === 1 ? '' : 's'}, storms seconds apart)`, cell(freshThroughput[0], 0, 'sockets/s'), cell(freshThroughput[1], 0, 'sockets/s'), cell(freshThroughput[2], 0, 'sockets/s'), '—', '—'),
+    row('[2c] fresh servers side by side: throughput ÷ plain (same round)', freshMw ? `1; with a pass-through middleware ${cell(freshMw, 2, '×')}` : '1', cell(freshRatio[0], 2, '×'), cell(freshRatio[1], 2, '×'), '≥ 0.90×', verdicts(freshRatio, (x) => x >= 0.9)),
     row(`[1b] throughput of a running server (median of ${rounds} storm${rounds === 1 ? '' : 's'} each, servers taking turns)`, cell(runningThroughput[0], 0, 'sockets/s'), cell(runningThroughput[1], 0, 'sockets/s'), cell(runningThroughput[2], 0, 'sockets/s'), '—', '—'),
     row('[2b] running server: throughput ÷ plain (same round)', runningMw ? `1; with a pass-through middleware ${cell(runningMw, 2, '×')}` : '1', cell(runningRatio[0], 2, '×'), cell(runningRatio[1], 2, '×'), '≥ 0.90×', verdicts(runningRatio, (x) => x >= 0.9)),
     row(`[3] SQL statements per socket lifecycle, ${N}-socket storm`, '—', cell(lifeQ[0], 3), cell(lifeQ[1], 3), '≤ 0.2', verdicts(lifeQ, (x) => x <= 0.2)),
@@ -180,6 +189,10 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       '[2a] the same against a second plain server whose inbound middleware allows every action (`for await (const action of stream) action.allow()`, ' +
       'the usual shape of an app\'s own middleware): SocketCluster then makes a stream per socket and a promise per action, a cost of any app with middleware; ' +
       'in the plain column, that server ÷ plain. ' +
+      `[1c] after the runs, ${freshRounds} round${freshRounds === 1 ? '' : 's'} of fresh servers side by side: in each, one fresh server of every kind (plain, plain with the pass-through middleware, presence on SQLite and on MariaDB), ` +
+      'each with a fresh load process of its own, is started and warmed up by 100 sockets as in the runs; then each takes its first storm, one right after another, ' +
+      'each after a wait for a quiet machine, in the Williams order described for [1b]. [2c] is the median over the rounds of each round\'s first-storm throughput ÷ plain\'s: ' +
+      'the same quantity as [2], without the minute or more between the storms it divides (each mode\'s run has its other phases in between), over which the machine\'s speed drifts. Target ≥ 0.90×. ' +
       '[1b] after the runs, one server of each kind (plain, plain with the pass-through middleware, presence on SQLite and on MariaDB) is up at once; ' +
       `each takes the warm-up and ${N}-socket storms until its code is compiled, then ${rounds} round${rounds === 1 ? '' : 's'} in which each server in turn takes one storm of ${N} sockets ` +
       'from the same load process: connected and, for presence, stored; disconnected and removed. Each storm first waits (at most 3 s) until the machine uses less than 0.3 of a core, and the rounds\' orders ' +
@@ -364,17 +377,27 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
         (cpuRatio ? `; plain CPU ÷ this CPU per socket ${cell(cpuRatio, 2, '×')}` : ''),
     );
   }
+  const names: Record<RunningKind, string> = { plain: 'plain SC', 'plain-mw': 'plain with a pass-through middleware', sqlite: 'SQLite', mariadb: 'MariaDB' };
+  const stormsOf = (of: FreshResult | RunningResult) => (Object.keys(of.throughputs) as RunningKind[]).map((kind) =>
+    `- ${names[kind]}: ${of.throughputs[kind]!.map((x) => fmtNum(x, 0)).join(', ')}; server CPU ${cell(stat(of.serverCpu[kind] ?? []), 0)}` +
+      mainOf(stat(of.serverMainCpu[kind] ?? [])));
+  if (fresh) {
+    evidence.push(
+      '', `## Fresh servers side by side ([1c], [2c]): ${fresh.rounds} rounds, the first storm of ${N} sockets of fresh servers`, '',
+      'Each first storm\'s throughput in sockets/s, round by round, and the server\'s CPU in ms per 1000 sockets over the whole storm ' +
+        '(connected and, for presence, stored; disconnected and removed).',
+      '',
+      ...stormsOf(fresh),
+    );
+  }
   if (running) {
-    const names: Record<RunningKind, string> = { plain: 'plain SC', 'plain-mw': 'plain with a pass-through middleware', sqlite: 'SQLite', mariadb: 'MariaDB' };
     evidence.push(
       '', `## The running servers ([1b], [2b]): ${running.rounds} rounds, one storm of ${N} sockets per server each`, '',
       'Each storm\'s throughput in sockets/s, round by round, and the server\'s CPU in ms per 1000 sockets over the whole storm ' +
         '(connected and, for presence, stored; disconnected and removed). ' +
         `Wait for a quiet machine before a storm: ${cell(stat(running.quietWaits), 0, 'ms')}.`,
       '',
-      ...(Object.keys(running.throughputs) as RunningKind[]).map((kind) =>
-        `- ${names[kind]}: ${running.throughputs[kind]!.map((x) => fmtNum(x, 0)).join(', ')}; server CPU ${cell(stat(running.serverCpu[kind] ?? []), 0)}` +
-          mainOf(stat(running.serverMainCpu[kind] ?? []))),
+      ...stormsOf(running),
     );
   }
   if (env.errors.length > 0) evidence.push('', '## Errors', '', ...env.errors.map((e) => `- ${e}`));

@@ -4,11 +4,12 @@
  * For each run and each mode (plain socketcluster-server, PresenceModule on SQLite, PresenceModule on MariaDB)
  * a server process (bench/server.ts) and a load process (bench/load.ts) are started; this process drives the
  * phases over IPC, watches the table through a connection of its own, and at the end prints one table (the
- * median of the runs, with min and max) and writes it to bench/results.md. After the runs, one server of each
- * mode, kept running, takes storms in turns (running.ts). See bench/README.md.
+ * median of the runs, with min and max) and writes it to bench/results.md. After the runs, fresh servers of every
+ * mode take their first storms side by side (fresh.ts), then one server of each mode, kept running, takes storms in
+ * turns (running.ts). See bench/README.md.
  *
  * Options: --quick (1 run of 300 sockets, a short idle window), --sockets N, --runs N, --concurrency N,
- * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --repeat-storms N, --out FILE; --scale (the curve, scale.ts)
+ * --modes plain,sqlite,mariadb, --idle-window-ms N, --hook-rate N, --repeat-storms N, --fresh-rounds N, --out FILE; --scale (the curve, scale.ts)
  * with --scale-sockets a,b,c and --load-processes N.
  * Environment: PRESENCE_BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * PRESENCE_BENCH_LOG_SQL=1 (every statement of the module is written to bench/sql-<mode>-<run>-<phase>.log).
@@ -24,6 +25,7 @@ import { DataSource } from 'typeorm';
 import { BENCH_DIR, N, ROOT, opts, progress, started } from './options.js';
 import { cleanupEverything, watchdog } from './processes.js';
 import { commandLine, report, type Results } from './report.js';
+import { runFresh } from './fresh.js';
 import { runRunning } from './running.js';
 import { runPlain, runPresence, type PlainRun, type PresenceRun } from './runs.js';
 import { openFileLimit, runScale, scaleSectionOf, writeScaleSection } from './scale.js';
@@ -95,6 +97,13 @@ async function main(): Promise<number> {
       }
       if (plainRun.passThrough) results.passThroughRatios.plain.push(plainRun.passThrough.throughput / plainRun.throughput);
     }
+  }
+  try {
+    results.fresh = await runFresh();
+  } catch (error) {
+    const message = `fresh servers: ${(error as Error).message}`;
+    errors.push(message);
+    progress(`ERROR ${message}`);
   }
   try {
     results.running = await runRunning();

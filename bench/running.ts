@@ -30,7 +30,7 @@ export interface RunningResult {
   quietWaits: number[];
 }
 
-interface Running {
+export interface Running {
   kind: RunningKind;
   server: ServerHandle;
   authKey: string;
@@ -40,18 +40,18 @@ interface Running {
 /** Untimed storms each server takes after its warm-up and before the rounds: its code compiled, its caches warm. */
 const FIRST_STORMS = 2;
 
-const db = (r: Running) => (r.presence ? { outside: r.presence.db, table: r.presence.table } : undefined);
+export const db = (r: Running) => (r.presence ? { outside: r.presence.db, table: r.presence.table } : undefined);
 
-async function startAll(kinds: RunningKind[]): Promise<Running[]> {
+export async function startAll(kinds: RunningKind[], name = 'running'): Promise<Running[]> {
   const started: Running[] = [];
   try {
     for (const kind of kinds) {
       if (kind === 'sqlite' || kind === 'mariadb') {
-        const presence = await openPresenceServer(kind, `${kind}#running`, { pingInterval: opts.defaultPingInterval });
+        const presence = await openPresenceServer(kind, `${kind}#${name}`, { pingInterval: opts.defaultPingInterval });
         started.push({ kind, server: presence.server, authKey: presence.authKey, presence });
       } else {
         const authKey = randomBytes(16).toString('hex');
-        const server = await startServer(`${kind}#running`, { mode: 'plain', passThroughMiddleware: kind === 'plain-mw', authKey, pingInterval: opts.defaultPingInterval });
+        const server = await startServer(`${kind}#${name}`, { mode: 'plain', passThroughMiddleware: kind === 'plain-mw', authKey, pingInterval: opts.defaultPingInterval });
         started.push({ kind, server, authKey });
       }
     }
@@ -62,7 +62,7 @@ async function startAll(kinds: RunningKind[]): Promise<Running[]> {
   }
 }
 
-async function stopAll(servers: Running[]): Promise<void> {
+export async function stopAll(servers: Running[]): Promise<void> {
   for (const r of servers) await (r.presence ? r.presence.close() : stopChild(r.server.peer));
 }
 
@@ -78,7 +78,7 @@ export function balancedOrders(n: number): number[][] {
 }
 
 /** The servers' kinds this run has: plain always (the ratios need it), the others as `--modes` says. */
-function kindsOf(): RunningKind[] {
+export function kindsOf(): RunningKind[] {
   const kinds: RunningKind[] = ['plain'];
   if (opts.passThroughPlain) kinds.push('plain-mw');
   for (const mode of opts.modes) if (mode !== 'plain') kinds.push(mode);

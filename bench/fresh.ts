@@ -1,0 +1,65 @@
+/**
+ * Fresh servers side by side ([1c], [2c]). The runs take each mode's first storm a minute or more after the
+ * other modes' (each mode's run has its other phases in between), and on a machine whose speed drifts the plain
+ * storm of a run can then be a fifth faster or slower than the presence storms it is divided by. Here, in each
+ * round, one fresh server of every kind (each with a fresh load process of its own, as in the runs) is started
+ * and warmed up by 100 sockets; then each takes its first storm of N sockets, one right after another, each
+ * after a wait for a quiet machine, in the Williams order of the running servers. A round's ratios compare first
+ * storms of fresh processes taken seconds apart.
+ */
+import { cpuDiff, cpuNow, findDatabasePid, median, untilQuiet, type Cpu } from './measurements.js';
+import { N, opts, progress } from './options.js';
+import { startLoads, type LoadGroup } from './processes.js';
+import { balancedOrders, db, kindsOf, startAll, stopAll, type Running, type RunningKind } from './running.js';
+import { stormAndBack, throughputOf, warmUp } from './runs.js';
+
+export interface FreshResult {
+  rounds: number;
+  /** Per kind, the throughput of its first storm in each round (sockets/s). */
+  throughputs: Partial<Record<RunningKind, number[]>>;
+  /** Per kind but plain, its first storm's throughput ÷ plain's of the same round. */
+  ratios: Partial<Record<Exclude<RunningKind, 'plain'>, number[]>>;
+  /** Per kind, the server's CPU (all threads, and the main thread) in ms per 1000 sockets over the whole storm. */
+  serverCpu: Partial<Record<RunningKind, number[]>>;
+  serverMainCpu: Partial<Record<RunningKind, number[]>>;
+}
+
+export async function runFresh(): Promise<FreshResult | undefined> {
+  const rounds = opts.freshRounds;
+  if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
+  const kinds = kindsOf();
+  const orders = balancedOrders(kinds.length);
+  const dbPid = opts.modes.includes('mariadb') ? findDatabasePid() : undefined;
+  const result: FreshResult = { rounds, throughputs: {}, ratios: {}, serverCpu: {}, serverMainCpu: {} };
+  for (let round = 1; round <= rounds; round++) {
+    let servers: Running[] = [];
+    const loads: LoadGroup[] = [];
+    try {
+      servers = await startAll(kinds, `fresh${round}`);
+      for (const r of servers) loads.push(await startLoads(`load#fresh${round}-${r.kind}`, opts.loadProcesses));
+      for (const [i, r] of servers.entries()) await warmUp(round, r.server, loads[i], r.authKey, db(r));
+      const of: Partial<Record<RunningKind, number>> = {};
+      for (const i of orders[(round - 1) % orders.length]) {
+        const r = servers[i];
+        await untilQuiet();
+        const cpu0 = await cpuNow(r.server.peer, loads[i], dbPid);
+        const storm = await stormAndBack(`${r.kind} fresh storm ${round}`, `F${round}-`, r.server, loads[i], r.authKey, db(r));
+        const cpu: Cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, loads[i], dbPid));
+        of[r.kind] = throughputOf(storm);
+        (result.throughputs[r.kind] ??= []).push(of[r.kind]!);
+        (result.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
+        if (cpu.serverMain !== undefined) (result.serverMainCpu[r.kind] ??= []).push((cpu.serverMain / N) * 1000);
+      }
+      for (const kind of kinds) if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
+      progress(`fresh round ${round}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');
+    } finally {
+      await stopAll(servers);
+      for (const load of loads) await load.stop();
+    }
+  }
+  progress(
+    `fresh servers, ${rounds} rounds: ` +
+      kinds.filter((kind) => kind !== 'plain').map((kind) => `${kind} ${median(result.ratios[kind as Exclude<RunningKind, 'plain'>]!).toFixed(2)}× plain`).join(', '),
+  );
+  return result;
+}
