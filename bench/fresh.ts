@@ -7,22 +7,14 @@
  * after a wait for a quiet machine, in the Williams order of the running servers. A round's ratios compare first
  * storms of fresh processes taken seconds apart.
  */
-import { cpuDiff, cpuNow, findDatabasePid, median, untilQuiet, type Cpu } from './measurements.js';
-import { N, opts, progress } from './options.js';
+import { findDatabasePid, median, untilQuiet } from './measurements.js';
+import { opts, progress } from './options.js';
 import { startLoads, type LoadGroup } from './processes.js';
-import { balancedOrders, db, kindsOf, startAll, stopAll, type Running, type RunningKind } from './running.js';
-import { stormAndBack, throughputOf, warmUp } from './runs.js';
+import { balancedOrders, db, kindsOf, measuredStorm, startAll, stopAll, type Running, type RunningKind, type RunningResult } from './running.js';
+import { warmUp } from './runs.js';
 
-export interface FreshResult {
-  rounds: number;
-  /** Per kind, the throughput of its first storm in each round (sockets/s). */
-  throughputs: Partial<Record<RunningKind, number[]>>;
-  /** Per kind but plain, its first storm's throughput ÷ plain's of the same round. */
-  ratios: Partial<Record<Exclude<RunningKind, 'plain'>, number[]>>;
-  /** Per kind, the server's CPU (all threads, and the main thread) in ms per 1000 sockets over the whole storm. */
-  serverCpu: Partial<Record<RunningKind, number[]>>;
-  serverMainCpu: Partial<Record<RunningKind, number[]>>;
-}
+/** Like the running servers' result: per kind, each round's first storm and its server's CPU; no quiet waits kept. */
+export type FreshResult = Omit<RunningResult, 'quietWaits'>;
 
 export async function runFresh(): Promise<FreshResult | undefined> {
   const rounds = opts.freshRounds;
@@ -42,13 +34,7 @@ export async function runFresh(): Promise<FreshResult | undefined> {
       for (const i of orders[(round - 1) % orders.length]) {
         const r = servers[i];
         await untilQuiet();
-        const cpu0 = await cpuNow(r.server.peer, loads[i], dbPid);
-        const storm = await stormAndBack(`${r.kind} fresh storm ${round}`, `F${round}-`, r.server, loads[i], r.authKey, db(r));
-        const cpu: Cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, loads[i], dbPid));
-        of[r.kind] = throughputOf(storm);
-        (result.throughputs[r.kind] ??= []).push(of[r.kind]!);
-        (result.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
-        if (cpu.serverMain !== undefined) (result.serverMainCpu[r.kind] ??= []).push((cpu.serverMain / N) * 1000);
+        of[r.kind] = await measuredStorm(result, r, loads[i], `${r.kind} fresh storm ${round}`, `F${round}-`, dbPid);
       }
       for (const kind of kinds) if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
       progress(`fresh round ${round}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');

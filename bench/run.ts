@@ -98,20 +98,19 @@ async function main(): Promise<number> {
       if (plainRun.passThrough) results.passThroughRatios.plain.push(plainRun.passThrough.throughput / plainRun.throughput);
     }
   }
-  try {
-    results.fresh = await runFresh();
-  } catch (error) {
-    const message = `fresh servers: ${(error as Error).message}`;
-    errors.push(message);
-    progress(`ERROR ${message}`);
-  }
-  try {
-    results.running = await runRunning();
-  } catch (error) {
-    const message = `running servers: ${(error as Error).message}`;
-    errors.push(message);
-    progress(`ERROR ${message}`);
-  }
+  // A phase that fails is reported with the others' results rather than ending the bench.
+  const attempt = async <T>(phase: string, body: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await body();
+    } catch (error) {
+      const message = `${phase}: ${(error as Error).message}`;
+      errors.push(message);
+      progress(`ERROR ${message}`);
+      return undefined;
+    }
+  };
+  results.fresh = await attempt('fresh servers', runFresh);
+  results.running = await attempt('running servers', runRunning);
   const { table, doc } = report(results, { mariadbVersion: version, load0, load1: os.loadavg(), errors });
   process.stdout.write(`\n${table}\n`);
   // The curve's section, written by a --scale run, stays.

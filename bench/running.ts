@@ -85,6 +85,23 @@ export function kindsOf(): RunningKind[] {
   return kinds;
 }
 
+/**
+ * One storm of N sockets on `r` and back (see `stormAndBack`), recorded in `into`: its throughput, and the server's
+ * CPU over the whole storm in ms per 1000 sockets. Returns the throughput.
+ */
+export async function measuredStorm(
+  into: Pick<RunningResult, 'throughputs' | 'serverCpu' | 'serverMainCpu'>, r: Running, load: LoadGroup, what: string, prefix: string, dbPid?: number,
+): Promise<number> {
+  const cpu0 = await cpuNow(r.server.peer, load, dbPid);
+  const storm = await stormAndBack(what, prefix, r.server, load, r.authKey, db(r));
+  const cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, load, dbPid));
+  const throughput = throughputOf(storm);
+  (into.throughputs[r.kind] ??= []).push(throughput);
+  (into.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
+  if (cpu.serverMain !== undefined) (into.serverMainCpu[r.kind] ??= []).push((cpu.serverMain / N) * 1000);
+  return throughput;
+}
+
 export async function runRunning(): Promise<RunningResult | undefined> {
   const rounds = opts.repeatStorms;
   if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
@@ -105,13 +122,7 @@ export async function runRunning(): Promise<RunningResult | undefined> {
       const of: Partial<Record<RunningKind, number>> = {};
       for (const r of order) {
         result.quietWaits.push(await untilQuiet());
-        const cpu0 = await cpuNow(r.server.peer, load, dbPid);
-        const storm = await stormAndBack(`${r.kind} round ${round}`, `R${round}-`, r.server, load, r.authKey, db(r));
-        const cpu = cpuDiff(cpu0, await cpuNow(r.server.peer, load, dbPid));
-        of[r.kind] = throughputOf(storm);
-        (result.throughputs[r.kind] ??= []).push(of[r.kind]!);
-        (result.serverCpu[r.kind] ??= []).push((cpu.server / N) * 1000);
-        if (cpu.serverMain !== undefined) (result.serverMainCpu[r.kind] ??= []).push((cpu.serverMain / N) * 1000);
+        of[r.kind] = await measuredStorm(result, r, load, `${r.kind} round ${round}`, `R${round}-`, dbPid);
       }
       for (const kind of kinds) {
         if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
