@@ -104,12 +104,6 @@ export class PresenceStore {
       this.dataSource = new DataSource({ ...bounds, ...connection, entities: [], migrations: [], subscribers: [] } as never);
       this.ownsDataSource = true;
       await openDataSource(this.dataSource, connection);
-      const inThread = checkpointsInThread(database.options as typeof database.options & { type: string });
-      if (inThread) {
-        const handle = (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
-        this.checkpoints = new SqliteCheckpointThread(handle, (reason) => this.logger.warn(CHECKPOINTS_ON_EVENT_LOOP(reason)), inThread);
-        this.checkpoints.start();
-      }
     }
     const dialect: SqlDialect = dialectOf(this.dataSource);
     const tables = presenceTableNames(tableName);
@@ -128,6 +122,17 @@ export class PresenceStore {
     this.members = channelPresence ? new MembersTable(this.sql, this.sockets, channelPresence.matches) : undefined;
     this.instances = new InstancesTable(this.sql);
     this.history = this.config.options.history ? new HistoryTable(this.sql) : undefined;
+    this.startCheckpoints();
+  }
+
+  /** The module's own SQLite file, once it is ready: its log is checkpointed off the event loop (see the thread). */
+  private startCheckpoints(): void {
+    const { database } = this.config.options;
+    const inThread = database.kind === 'shared' ? undefined : checkpointsInThread(database.options as typeof database.options & { type: string });
+    if (!inThread || !this.dataSource) return;
+    const handle = (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+    this.checkpoints = new SqliteCheckpointThread(handle, (reason) => this.logger.warn(CHECKPOINTS_ON_EVENT_LOOP(reason)), inThread);
+    this.checkpoints.start();
   }
 
   /** The app's DataSource named by `database.dataSourceName`. */
