@@ -7,10 +7,12 @@
  * after a wait for a quiet machine, in the Williams order of the running servers. A round's ratios compare first
  * storms of fresh processes taken seconds apart.
  */
-import { findDatabasePid, median, untilQuiet } from './measurements.js';
+import { findDatabasePid, untilQuiet } from './measurements.js';
 import { opts, progress } from './options.js';
 import { startLoads, type LoadGroup } from './processes.js';
-import { balancedOrders, db, kindsOf, measuredStorm, startAll, stopAll, type Running, type RunningKind, type RunningResult } from './running.js';
+import {
+  balancedOrders, db, endRound, kindsOf, measuredStorm, medianRatios, startAll, stopAll, type Running, type RunningKind, type RunningResult,
+} from './running.js';
 import { warmUp } from './runs.js';
 
 /** Like the running servers' result: per kind, each round's first storm and its server's CPU; no quiet waits kept. */
@@ -36,16 +38,12 @@ export async function runFresh(): Promise<FreshResult | undefined> {
         await untilQuiet();
         of[r.kind] = await measuredStorm(result, r, loads[i], `${r.kind} fresh storm ${round}`, `F${round}-`, dbPid);
       }
-      for (const kind of kinds) if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
-      progress(`fresh round ${round}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');
+      endRound(result, kinds, of, `fresh round ${round}`);
     } finally {
       await stopAll(servers);
       for (const load of loads) await load.stop();
     }
   }
-  progress(
-    `fresh servers, ${rounds} rounds: ` +
-      kinds.filter((kind) => kind !== 'plain').map((kind) => `${kind} ${median(result.ratios[kind as Exclude<RunningKind, 'plain'>]!).toFixed(2)}× plain`).join(', '),
-  );
+  progress(`fresh servers, ${rounds} rounds: ${medianRatios(result, kinds)}`);
   return result;
 }

@@ -102,6 +102,17 @@ export async function measuredStorm(
   return throughput;
 }
 
+/** Records a round's ratios to plain's storm of the same round, and says the round's throughputs. */
+export function endRound(into: Pick<RunningResult, 'ratios'>, kinds: RunningKind[], of: Partial<Record<RunningKind, number>>, label: string): void {
+  for (const kind of kinds) if (kind !== 'plain') (into.ratios[kind] ??= []).push(of[kind]! / of.plain!);
+  progress(`${label}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');
+}
+
+/** Each kind's median ratio to plain over the rounds, for the progress line. */
+export function medianRatios(of: Pick<RunningResult, 'ratios'>, kinds: RunningKind[]): string {
+  return kinds.filter((kind) => kind !== 'plain').map((kind) => `${kind} ${median(of.ratios[kind as Exclude<RunningKind, 'plain'>]!).toFixed(2)}× plain`).join(', ');
+}
+
 export async function runRunning(): Promise<RunningResult | undefined> {
   const rounds = opts.repeatStorms;
   if (rounds === 0 || !opts.modes.includes('plain')) return undefined;
@@ -124,15 +135,9 @@ export async function runRunning(): Promise<RunningResult | undefined> {
         result.quietWaits.push(await untilQuiet());
         of[r.kind] = await measuredStorm(result, r, load, `${r.kind} round ${round}`, `R${round}-`, dbPid);
       }
-      for (const kind of kinds) {
-        if (kind !== 'plain') (result.ratios[kind] ??= []).push(of[kind]! / of.plain!);
-      }
-      progress(`running round ${round}: ` + kinds.map((kind) => `${kind} ${of[kind]!.toFixed(0)}`).join(', ') + ' sockets/s');
+      endRound(result, kinds, of, `running round ${round}`);
     }
-    progress(
-      `running servers, ${rounds} rounds: ` +
-        kinds.filter((kind) => kind !== 'plain').map((kind) => `${kind} ${median(result.ratios[kind as Exclude<RunningKind, 'plain'>]!).toFixed(2)}× plain`).join(', '),
-    );
+    progress(`running servers, ${rounds} rounds: ${medianRatios(result, kinds)}`);
     return result;
   } finally {
     await stopAll(servers);
