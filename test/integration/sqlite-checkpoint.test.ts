@@ -62,8 +62,8 @@ describe('SQLite checkpoints in a thread', () => {
     thread.start();
     await eventually(() => expect(autocheckpoint(db)).toBe(SAFETY_CHECKPOINT_PAGES));
     const before = statSync(file).size;
-    // About 40 transactions of log, some hundred pages: under the event loop's threshold, so whatever reaches the file is the thread's copy
-    // (the thread may copy while the writes go on).
+    // 40 transactions, some hundred pages of log: under the event loop's threshold, so whatever reaches the file is
+    // the thread's copy (which may begin while the writes go on).
     writeRows(db, 40);
     await eventually(() => expect(statSync(file).size).toBeGreaterThan(before + 300_000));
     expect(failures).toEqual([]);
