@@ -50,9 +50,12 @@ export class ConsumerApp {
       appendFileSync(this.transcript, stdout + stderr);
       return stdout + stderr;
     } catch (error) {
-      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      const { stdout = '', stderr = '', killed, code } = error as { stdout?: string; stderr?: string; killed?: boolean; code?: unknown };
       appendFileSync(this.transcript, `${stdout}${stderr}\n(failed: ${(error as Error).message.split('\n')[0]})\n`);
-      throw new Error(`${command} ${args.join(' ')} failed in ${this.dir}:\n${stdout}${stderr}`.slice(0, 8000));
+      // The last lines: that is where npm and tsc say what went wrong.
+      const tail = `${stdout}${stderr}`.trim().split('\n').slice(-40).join('\n');
+      const reason = killed ? `timed out after ${timeoutMs} ms` : `exit code ${String(code)}`;
+      throw new Error(`${command} ${args.join(' ')} failed in ${this.dir} (${reason}):\n${tail}`.slice(0, 8000));
     }
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +22,8 @@ const CONSUMER_URL = (() => {
   return url;
 })();
 const RESULTS = join(ROOT, 'test-results/consumer');
-const WORK = join(tmpdir(), 'nestjs-sc-presence-consumer');
+// A folder of this run's own: nothing left by an earlier run (or a run beside it) is in the apps or their files.
+const WORK = mkdtempSync(join(tmpdir(), 'nestjs-sc-presence-consumer-'));
 const AUTH_KEY = randomBytes(16).toString('hex');
 const TABLE = `consumer_${randomBytes(3).toString('hex')}`;
 /**
@@ -37,13 +38,24 @@ let tarball: string;
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('run `npm run build` first: the tarball is packed from dist/');
   mkdirSync(RESULTS, { recursive: true });
-  mkdirSync(WORK, { recursive: true });
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', WORK], { cwd: ROOT, encoding: 'utf8' }));
   tarball = join(WORK, packed.filename);
   const admin = await mysql.createConnection({ uri: MYSQL_URL });
   await admin.query(`CREATE DATABASE IF NOT EXISTS \`${CONSUMER_URL.pathname.slice(1)}\``);
   await admin.end();
 }, 60_000);
+
+// What the apps printed stays in test-results/consumer; their installs and the MySQL app's tables go.
+afterAll(async () => {
+  rmSync(WORK, { recursive: true, force: true });
+  const db = await mysql.createConnection({ uri: CONSUMER_URL.toString() });
+  try {
+    const [tables] = await db.query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?', [`${TABLE}%`]);
+    for (const { name } of tables as Array<{ name: string }>) await db.query(`DROP TABLE \`${name}\``);
+  } finally {
+    await db.end();
+  }
+});
 
 const flavours = [
   { moduleType: 'module', driver: 'mysql2', backend: 'mariadb' },
@@ -85,33 +97,41 @@ describe.each(flavours)('a fresh $moduleType Nest app on $driver', ({ moduleType
     const { token } = (await (await fetch(`http://127.0.0.1:${port}/presence/ada/token`)).json()) as { token: string };
     sockets.push(await connectTo(port, { authKey: AUTH_KEY, signedToken: token }));
     expect(sockets[1].authState).toBe('authenticated');
-    const answer = await waitFor(async () => {
+    const answer = await waitFor('the status online with 1 user', async () => {
       const body = (await (await fetch(`http://127.0.0.1:${port}/presence/ada`)).json()) as { status: string; users: number };
-      return body.status === 'online' && body.users === 1 ? body : undefined;
+      return [body.status === 'online' && body.users === 1, body];
     });
     expect(answer).toEqual({ status: 'online', users: 1 });
     // Each socket's row is written in its own flush window: wait for both rather than for the status alone.
     const ids = sockets.map((socket) => String(socket.id)).sort();
     const expected = ids.map((socket) => ({ socket, user: 'ada' }));
-    const rows = await waitFor(async () => {
+    const rows = await waitFor('both rows in the table', async () => {
       const stored = backend === 'mariadb' ? await mysqlRows() : sqliteRows(sqliteFile);
-      return JSON.stringify(stored) === JSON.stringify(expected) ? stored : undefined;
+      return [JSON.stringify(stored) === JSON.stringify(expected), stored];
     });
     expect(rows).toEqual(expected);
-    expect(app.lines(/^hook /)).toEqual(['hook user.online ada connect']);
+    expect(app.lines(/^hook /), app.output).toEqual(['hook user.online ada connect']);
     // Nothing to warn of in an installed app, e.g. SQLite's checkpoint thread finding its driver from the package.
-    expect(app.lines(/\bWARN\b/)).toEqual([]);
+    expect(app.lines(/\bWARN\b/), app.output).toEqual([]);
   }, 60_000);
-});
 
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T | undefined> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  /** Polls `check` until it says done; otherwise fails with what it saw last and what the app printed. */
+  async function waitFor<T>(what: string, check: () => Promise<[boolean, T]>, timeoutMs = 10_000): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    let seen = 'nothing';
+    for (;;) {
+      try {
+        const [done, value] = await check();
+        if (done) return value;
+        seen = JSON.stringify(value);
+      } catch (error) {
+        seen = `an error: ${(error as Error).message}`;
+      }
+      if (Date.now() > until) throw new Error(`${what} not seen within ${timeoutMs} ms; last saw ${seen}; the app printed:\n${app.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
-}
+});
 
 const ROWS_SQL = `SELECT SCP_socket_id AS socket, SCP_user_id AS user FROM ${TABLE} WHERE SCP_channel = '_SCPRESENCE' ORDER BY SCP_socket_id`;
 
