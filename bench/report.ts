@@ -186,6 +186,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
         : ', its authKey a string (PRESENCE_BENCH_PLAIN_SECRET_KEY=0): [2] includes the key conversion on every verify that the module\'s attached server saves. ') +
       '[2] is each run\'s presence throughput divided by the plain throughput of the same run. Target ≥ 0.90×. ' +
       'Each server is a fresh process (warmed up by 100 sockets), as after a deploy: its storm also pays for the code V8 compiles on first use, which is more for presence. ' +
+      'The storm starts once the machine is quiet after the warm-up and the heap reading (less than 0.3 of a core busy, at most 3 s), as in [1c] and [1b]. ' +
       '[2a] the same against a second plain server whose inbound middleware allows every action (`for await (const action of stream) action.allow()`, ' +
       'the usual shape of an app\'s own middleware): SocketCluster then makes a stream per socket and a promise per action, a cost of any app with middleware; ' +
       'in the plain column, that server ÷ plain. ' +

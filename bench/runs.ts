@@ -14,7 +14,7 @@ import {
 } from './common.js';
 import { diff, summarize, type HeapSummary } from './heap-diff.js';
 import {
-  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, type Cpu,
+  Outside, checkStorm, countReaches, cpuDiff, cpuNow, diffCounters, findDatabasePid, percentile, until, untilQuiet, type Cpu,
 } from './measurements.js';
 import { BENCH_DIR, N, connectTimeout, opts, progress, speedup, waitFor } from './options.js';
 import { dirsToRemove, dropTables, startLoads, startServer, stopChild, tablesToDrop, type LoadGroup, type ServerHandle } from './processes.js';
@@ -196,6 +196,7 @@ async function plainServer(run: number, passThrough: boolean): Promise<PlainRun>
     await warmUp(run, server, load, authKey);
     const snapshots = passThrough ? {} : snapshotPaths(run, 'plain');
     const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+    await untilQuiet();
     const cpu0 = await cpuNow(server.peer, load);
     const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `p${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
     const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load));
@@ -321,6 +322,8 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await warmUp(run, server, load, authKey, { outside: db, table });
       const snapshots = snapshotPaths(run, mode);
       const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+      // What the warm-up and the reading left running (compilers, collections, the database's purge) ends first.
+      await untilQuiet();
       const perRead = mode === 'mariadb' ? await db.calibrate() : 0;
       const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const q0 = mode === 'mariadb' ? await db.questions() : 0;
