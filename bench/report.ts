@@ -186,9 +186,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
         : ', its authKey a string (PRESENCE_BENCH_PLAIN_SECRET_KEY=0): [2] includes the key conversion on every verify that the module\'s attached server saves. ') +
       '[2] is each run\'s presence throughput divided by the plain throughput of the same run. Target ≥ 0.90×. ' +
       'Each server is a fresh process (warmed up by 100 sockets), as after a deploy: its storm also pays for the code V8 compiles on first use, which is more for presence. ' +
-      'After the heap reading of [7] the server is warmed up once more, by 100 other users: the reading\'s forced full collections make V8 drop the bytecode of code unused since the first warm-up, ' +
-      'which the storm would otherwise compile again (in 5 runs on MariaDB, [2] measured 0.80× and 0.83× right after the reading, 0.92× with V8\'s --no-flush-bytecode, 0.91× and 1.04× without the reading). ' +
-      'The storm then starts once the machine is quiet (less than 0.3 of a core busy, at most 3 s), as in [1c] and [1b]. ' +
+      'The storm starts once the machine is quiet after the warm-up and the heap reading (less than 0.3 of a core busy, at most 3 s), as in [1c] and [1b]. ' +
       '[2a] the same against a second plain server whose inbound middleware allows every action (`for await (const action of stream) action.allow()`, ' +
       'the usual shape of an app\'s own middleware): SocketCluster then makes a stream per socket and a promise per action, a cost of any app with middleware; ' +
       'in the plain column, that server ÷ plain. ' +
@@ -217,7 +215,7 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       `${opts.idleWindowMs} ms window (MariaDB Questions minus the measuring connection; SQLite: the module's logger) and scaled: ` +
       `per default minute = count ÷ window × 60 s ÷ ${speedup}. As every periodic task runs ${speedup}× faster, the window stands for ${speedup}× its length at the defaults. Target ≤ 10.`,
     '- [7] in the server process after the storm, once the table is exact: `global.gc()` (4 passes, --expose-gc) then `process.memoryUsage().heapUsed`, ' +
-      'minus the same reading taken after the first warm-up (before the second and the storm), ÷ sockets. [8] = presence [7] − plain [7] of the same run: what tracking adds per socket, ' +
+      'minus the same reading taken before any socket connected, ÷ sockets. [8] = presence [7] − plain [7] of the same run: what tracking adds per socket, ' +
       'the fixed cost of Nest, TypeORM and the driver excluded by both subtractions. Target ≤ 1 KB.',
     `- [9], [10] another ${N} users connect; then the load process disconnects one socket every ${(1000 / opts.hookRate).toFixed(1)} ms ` +
       `(${opts.hookRate}/s on a fixed schedule) and records when it sent each disconnect; an @OnUserOffline() provider in the server records when the hook ran ` +

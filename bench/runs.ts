@@ -153,9 +153,9 @@ export const stateSpreadMs = (sockets: number): number => Math.max(2000, ((socke
  * A small round of the same work (connect, auth, subscribe, disconnect) before the baseline heap reading, so
  * that code compiled and caches filled on first use are in the baseline, not counted per socket.
  */
-export async function warmUp(tag: number | string, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
+export async function warmUp(run: number, server: ServerHandle, load: LoadGroup, authKey: string, db?: { outside: Outside; table: string }): Promise<void> {
   const n = Math.min(100, N);
-  const w = await load.request<ConnectResult>('connect', { port: server.port, n, prefix: `w${tag}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
+  const w = await load.request<ConnectResult>('connect', { port: server.port, n, prefix: `w${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
   checkStorm('warm-up', w);
   if (db) {
     await until('warm-up stored', waitFor(30_000), opts.pollMs, async () => (await db.outside.table(db.table)).rows === 3 * n);
@@ -171,23 +171,6 @@ export async function warmUp(tag: number | string, server: ServerHandle, load: L
   } else {
     await until('warm-up sockets gone', waitFor(20_000), 20, async () => (await server.peer.request<number>('clients', {}, 5000)) === 0);
   }
-}
-
-/**
- * The heap reading the storm's growth is measured from, taken after the warm-up; then the warm-up once more,
- * with users of its own, and a wait for a quiet machine (what the warm-up leaves running, such as compilers,
- * collections and the database's purge, ends first). The reading's forced full collections age the code
- * compiled so far, and V8 drops the bytecode of functions that several collections saw unused: a storm right
- * after them would compile its code again and measure that (more for presence, which runs more code), as no
- * running server does. The second warm-up's compiled code stays in the growth, as the first storm's did.
- */
-async function baseline(
-  run: number, server: ServerHandle, load: LoadGroup, authKey: string, snapshot: string | undefined, db?: { outside: Outside; table: string },
-): Promise<HeapReading> {
-  const base = await server.peer.request<HeapReading>('heap', { snapshot }, 120_000);
-  await warmUp(`${run}b`, server, load, authKey, db);
-  await untilQuiet();
-  return base;
 }
 
 export async function runPlain(run: number): Promise<PlainRun> {
@@ -212,7 +195,8 @@ async function plainServer(run: number, passThrough: boolean): Promise<PlainRun>
   try {
     await warmUp(run, server, load, authKey);
     const snapshots = passThrough ? {} : snapshotPaths(run, 'plain');
-    const base = await baseline(run, server, load, authKey, snapshots.base);
+    const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+    await untilQuiet();
     const cpu0 = await cpuNow(server.peer, load);
     const storm = await load.request<ConnectResult>('connect', { port: server.port, n: N, prefix: `p${run}-`, authKey, concurrency: opts.concurrency, timeoutMs: connectTimeout }, connectTimeout + 10_000);
     const stormCpu = cpuDiff(cpu0, await cpuNow(server.peer, load));
@@ -337,7 +321,9 @@ export async function runPresence(mode: 'sqlite' | 'mariadb', run: number, plain
       await sleep(200); // startup statements (migration, lease) are over
       await warmUp(run, server, load, authKey, { outside: db, table });
       const snapshots = snapshotPaths(run, mode);
-      const base = await baseline(run, server, load, authKey, snapshots.base, { outside: db, table });
+      const base = await server.peer.request<HeapReading>('heap', { snapshot: snapshots.base }, 120_000);
+      // What the warm-up and the reading left running (compilers, collections, the database's purge) ends first.
+      await untilQuiet();
       const perRead = mode === 'mariadb' ? await db.calibrate() : 0;
       const sql0 = await server.peer.request<SqlCounters>('sql', {}, 5000);
       const q0 = mode === 'mariadb' ? await db.questions() : 0;
