@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
 import { closeSockets, connectTo } from '../cluster/support/clients.js';
+import { MYSQL_URL, dropTables, eventually } from '../support/waits-and-tables.js';
 import { ConsumerApp, ROOT, SERVER_PEERS } from './consumer-app.js';
 
 /*
@@ -15,7 +16,6 @@ import { ConsumerApp, ROOT, SERVER_PEERS } from './consumer-app.js';
  * that installs the tarball with the README's install line, compiles with tsc and starts. Two sockets of one
  * user must fire @OnUserOnline once, PresenceService must answer and the row must be in the table.
  */
-const MYSQL_URL = process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const CONSUMER_URL = (() => {
   const url = new URL(process.env.PRESENCE_CONSUMER_MYSQL_URL ?? MYSQL_URL);
   if (!process.env.PRESENCE_CONSUMER_MYSQL_URL) url.pathname = `${url.pathname}_consumer`;
@@ -48,13 +48,7 @@ beforeAll(async () => {
 // What the apps printed stays in test-results/consumer; their installs and the MySQL app's tables go.
 afterAll(async () => {
   rmSync(WORK, { recursive: true, force: true });
-  const db = await mysql.createConnection({ uri: CONSUMER_URL.toString() });
-  try {
-    const [tables] = await db.query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?', [`${TABLE}%`]);
-    for (const { name } of tables as Array<{ name: string }>) await db.query(`DROP TABLE \`${name}\``);
-  } finally {
-    await db.end();
-  }
+  await dropTables(TABLE, CONSUMER_URL.toString());
 });
 
 const flavours = [
@@ -97,40 +91,18 @@ describe.each(flavours)('a fresh $moduleType Nest app on $driver', ({ moduleType
     const { token } = (await (await fetch(`http://127.0.0.1:${port}/presence/ada/token`)).json()) as { token: string };
     sockets.push(await connectTo(port, { authKey: AUTH_KEY, signedToken: token }));
     expect(sockets[1].authState).toBe('authenticated');
-    const answer = await waitFor('the status online with 1 user', async () => {
-      const body = (await (await fetch(`http://127.0.0.1:${port}/presence/ada`)).json()) as { status: string; users: number };
-      return [body.status === 'online' && body.users === 1, body];
-    });
-    expect(answer).toEqual({ status: 'online', users: 1 });
+    await eventually(async () => {
+      const body = await (await fetch(`http://127.0.0.1:${port}/presence/ada`)).json();
+      expect(body, app.output).toEqual({ status: 'online', users: 1 });
+    }, 10_000, 50);
     // Each socket's row is written in its own flush window: wait for both rather than for the status alone.
     const ids = sockets.map((socket) => String(socket.id)).sort();
     const expected = ids.map((socket) => ({ socket, user: 'ada' }));
-    const rows = await waitFor('both rows in the table', async () => {
-      const stored = backend === 'mariadb' ? await mysqlRows() : sqliteRows(sqliteFile);
-      return [JSON.stringify(stored) === JSON.stringify(expected), stored];
-    });
-    expect(rows).toEqual(expected);
+    await eventually(async () => expect(backend === 'mariadb' ? await mysqlRows() : sqliteRows(sqliteFile), app.output).toEqual(expected), 10_000, 50);
     expect(app.lines(/^hook /), app.output).toEqual(['hook user.online ada connect']);
     // Nothing to warn of in an installed app, e.g. SQLite's checkpoint thread finding its driver from the package.
     expect(app.lines(/\bWARN\b/), app.output).toEqual([]);
   }, 60_000);
-
-  /** Polls `check` until it says done; otherwise fails with what it saw last and what the app printed. */
-  async function waitFor<T>(what: string, check: () => Promise<[boolean, T]>, timeoutMs = 10_000): Promise<T> {
-    const until = Date.now() + timeoutMs;
-    let seen = 'nothing';
-    for (;;) {
-      try {
-        const [done, value] = await check();
-        if (done) return value;
-        seen = JSON.stringify(value);
-      } catch (error) {
-        seen = `an error: ${(error as Error).message}`;
-      }
-      if (Date.now() > until) throw new Error(`${what} not seen within ${timeoutMs} ms; last saw ${seen}; the app printed:\n${app.output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 });
 
 const ROWS_SQL = `SELECT SCP_socket_id AS socket, SCP_user_id AS user FROM ${TABLE} WHERE SCP_channel = '_SCPRESENCE' ORDER BY SCP_socket_id`;

@@ -5,12 +5,13 @@ import { afterEach } from 'vitest';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { AGServer } from 'socketcluster-server';
 import { PresenceModule, PresenceService, type PresenceModuleOptions } from '../../src/index.js';
 import { connectClient, disconnectAll, type ClientOptions } from './clients.js';
+import { MYSQL_URL, dropTables } from './waits-and-tables.js';
 
-export const MYSQL_URL = process.env.PRESENCE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export { MYSQL_URL, dropTables, eventually } from './waits-and-tables.js';
 
 export type Backend = 'sqlite' | 'mariadb';
 export const BACKENDS: Backend[] = (process.env.PRESENCE_TEST_BACKENDS?.split(',') as Backend[]) ?? ['sqlite', 'mariadb'];
@@ -84,29 +85,6 @@ export function wrap(app: INestApplication, options: PresenceModuleOptions): Pre
   };
 }
 
-/** Drops the module's tables of a MariaDB test app (SQLite in memory goes with the connection). */
-export async function dropTables(table: string): Promise<void> {
-  const ds = new DataSource({ type: 'mysql', url: MYSQL_URL });
-  await ds.initialize();
-  try {
-    await ds.query(`DROP TABLE IF EXISTS ${['', '_instances', '_status', '_members', '_channels', '_history'].map((suffix) => `\`${table}${suffix}\``).join(', ')}`);
-  } finally {
-    await ds.destroy();
-  }
-}
-
-/** Polls `check` until it returns without throwing (an `expect` inside), or fails with its last error. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-  }
-}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
