@@ -85,7 +85,6 @@ export function wrap(app: INestApplication, options: PresenceModuleOptions): Pre
   };
 }
 
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
