@@ -1,12 +1,13 @@
 /**
  * One thing the client wants the server to hold for its socket (the status, the session state), which every
- * new connection loses: the server starts each socket with `initial`. It remembers what was sent on which
- * connection, so that after a reconnect it knows to send again, and only then.
+ * new connection loses: the server starts each socket with `initial`. It remembers what was sent under which
+ * key (the connection, and for what the server drops on a login or logout, the signed-in user too), so that
+ * after a reconnect or such a login it knows to send again, and only then.
  */
 export class ConnectionWish<T> {
   private wanted: T;
-  /** The last value sent (or being sent) and on which connection. */
-  private sent?: { socketId: string | null; value: T };
+  /** The last value sent (or being sent) and under which key. */
+  private sent?: { key: string | null; value: T };
 
   constructor(
     private readonly initial: T,
@@ -26,15 +27,20 @@ export class ConnectionWish<T> {
     return true;
   }
 
-  /** Whether the connection `socketId` lacks the wanted value (nothing sent on it yet counts as `initial`). */
-  missing(socketId: string | null): boolean {
-    const held = this.sent && this.sent.socketId === socketId ? this.sent.value : this.initial;
+  /** Whether the server lacks the wanted value under `key` (nothing sent under it yet counts as `initial`). */
+  missing(key: string | null): boolean {
+    const held = this.sent && this.sent.key === key ? this.sent.value : this.initial;
     return held !== this.wanted;
   }
 
-  /** Sends the wanted value on the connection `socketId`; resolves once the server stored it. */
-  async send(socketId: string | null): Promise<void> {
-    const record = { socketId, value: this.wanted };
+  /** The server has dropped what was sent (it holds `initial` again): the next sync sends again. */
+  forget(): void {
+    this.sent = undefined;
+  }
+
+  /** Sends the wanted value under `key`; resolves once the server stored it. */
+  async send(key: string | null): Promise<void> {
+    const record = { key, value: this.wanted };
     this.sent = record;
     try {
       await this.transmit(record.value);

@@ -11,6 +11,9 @@ import { UsersFollower, type UsersFollowOptions } from './users.follower.js';
 /** A session state as the client sets it: a plain JSON object (or null for none). */
 export type PresenceClientState = Record<string, unknown>;
 
+/** JWT claims that a renewed token of the same user changes: not part of who is signed in. */
+const RENEWED_CLAIMS = new Set(['iat', 'exp', 'nbf', 'jti']);
+
 /** The server's default `usercount.channel`. */
 export const DEFAULT_USERCOUNT_CHANNEL = 'USERCOUNT';
 
@@ -96,6 +99,8 @@ export class PresenceClient {
     // Consumers of our own (not the socket's shared streams), so destroy() ends these loops and no one else's.
     this.listen('connect', () => this.sync());
     this.listen('authenticate', () => this.sync());
+    // The server drops a session's state when it logs out (and when it signs in as someone else: stateKey).
+    this.listen('deauthenticate', () => this.state$.forget());
     if (options.idleMonitor !== false) {
       const monitor = new IdleMonitor((status) => this.monitorChanged(status), {
         idleAfterMs: options.idleAfterMs,
@@ -139,7 +144,8 @@ export class PresenceClient {
   /**
    * Sets this session's state (a plain JSON object: device, typing, "in a call"), or clears it with `null`.
    * Resolves once stored; rejects with the server's `PresenceError` if refused (too big, anonymous socket).
-   * The state is sent again after every reconnect. A state the server refused on a signed-in socket is not:
+   * The state is sent again after every reconnect, and after a login that followed a logout or signed in as
+   * someone else (the server drops the state then). A state the server refused on a signed-in socket is not:
    * the last one it accepted is kept. On an anonymous socket it waits for the sign-in, like the status.
    */
   async setState(state: PresenceClientState | null): Promise<void> {
@@ -151,7 +157,7 @@ export class PresenceClient {
     const json = JSON.stringify(state);
     this.state$.want(json);
     try {
-      await this.state$.send(this.socket.id);
+      await this.state$.send(this.stateKey());
       this.acceptedState = json;
     } catch (error) {
       const refused = isPresenceError(error) && this.socket.authState === 'authenticated';
@@ -245,15 +251,29 @@ export class PresenceClient {
     if (this.destroyed) return;
     const socket = this.socket;
     if (socket.state !== 'open' || socket.authState !== 'authenticated') return;
-    for (const wish of [this.status$, this.state$] as Array<ConnectionWish<unknown>>) {
-      if (!wish.missing(socket.id)) continue;
-      wish.send(socket.id).catch((error: unknown) => {
+    const wishes: Array<[ConnectionWish<PresenceClientStatus> | ConnectionWish<string>, string | null]> = [
+      [this.status$, socket.id],
+      [this.state$, this.stateKey()],
+    ];
+    for (const [wish, key] of wishes) {
+      if (!wish.missing(key)) continue;
+      wish.send(key).catch((error: unknown) => {
         const err = toError(error);
         // A send cut by a disconnect needs no report: the next connection gets the wanted value anyway.
         if (err.name === 'BadConnectionError') return;
         this.report(err);
       });
     }
+  }
+
+  /**
+   * The state is held per connection and signed-in user: a login as someone else on the same socket starts
+   * without one. The user is the token's claims but for those that change when the same user's token is renewed.
+   */
+  private stateKey(): string {
+    const token = this.socket.authToken as Record<string, unknown> | null;
+    const claims = token ? Object.keys(token).filter((claim) => !RENEWED_CLAIMS.has(claim)).sort() : [];
+    return `${this.socket.id}\n${JSON.stringify(claims.map((claim) => [claim, token![claim]]))}`;
   }
 
   private listen(event: string, handle: () => void): void {

@@ -64,6 +64,36 @@ describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) =>
     await eventually(async () => expect(await stateOf('bea', socket.id!)).toEqual({ device: 'tablet' }));
   });
 
+  it('sends the state again after a logout and login, and after a login as someone else, but not on a renewed token', async () => {
+    await start();
+    const socket = await bed.connect({ token: { user_id: 'ann' } });
+    const presence = helper(socket);
+    const sent: unknown[] = [];
+    const invoke = socket.invoke.bind(socket);
+    socket.invoke = ((name: string, data: unknown) => {
+      if (name === 'presence.setState') sent.push(data);
+      return invoke(name, data);
+    }) as typeof socket.invoke;
+    await presence.setState({ device: 'cli' });
+
+    await socket.deauthenticate();
+    await eventually(async () => expect(await stateOf('ann', socket.id!)).toBeUndefined());
+    await socket.authenticate(await signToken(ctx.server, { user_id: 'ann' }));
+    await eventually(async () => expect(await stateOf('ann', socket.id!)).toEqual({ device: 'cli' }));
+
+    await socket.authenticate(await signToken(ctx.server, { user_id: 'bob' }));
+    await eventually(async () => expect(await stateOf('bob', socket.id!)).toEqual({ device: 'cli' }));
+    expect(sent).toHaveLength(3);
+
+    // The same user's token, signed again later (another iat): the server keeps the state, nothing is sent.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await socket.authenticate(await signToken(ctx.server, { user_id: 'bob' }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sent).toHaveLength(3);
+    expect(await stateOf('bob', socket.id!)).toEqual({ device: 'cli' });
+    expect(errors).toEqual([]);
+  });
+
   it("shows each member's session states in channel()", async () => {
     await start();
     const ann = await bed.connect({ token: { user_id: 'ann' } });
