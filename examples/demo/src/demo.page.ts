@@ -49,7 +49,7 @@ export function renderPage(config: DemoConfig, importMap: string): string {
       <button type="submit" class="primary" id="sign-in">Sign in</button>
     </div>
     <p class="error" id="sign-in-error" role="alert"></p>
-    <p class="muted small"><span id="sign-in-count">–</span> online right now</p>
+    <p class="muted small"><span id="sign-in-count">–</span> connected right now, this window included</p>
   </form>
 </main>
 
@@ -71,13 +71,14 @@ export function renderPage(config: DemoConfig, importMap: string): string {
   </section>
 
   <section class="card count" aria-labelledby="count-title">
-    <h2 id="count-title">Online now</h2>
+    <h2 id="count-title">Connected now</h2>
     <div class="count-value"><span id="count" data-testid="count">–</span> <span class="count-unit" id="count-unit">users</span></div>
     <div class="segmented" role="radiogroup" aria-label="What to count" id="count-types">
       <button type="button" role="radio" data-type="users" aria-checked="true">Users</button>
       <button type="button" role="radio" data-type="sockets" aria-checked="false">Sockets</button>
       <button type="button" role="radio" data-type="subscriptions" aria-checked="false">Subscriptions</button>
     </div>
+    <p class="muted small" id="count-explain"></p>
     <p class="muted small" id="count-note">Refreshed on every publish on <code>${escapeHtml(config.usercountChannel)}</code>.</p>
   </section>
 

@@ -27,6 +27,12 @@ interface RoomState {
 }
 
 const COUNT_TYPES: readonly CountType[] = ['users', 'sockets', 'subscriptions'];
+/** What each count counts: a window that is not signed in is a user of its own (usercount type 'users'). */
+const COUNT_MEANING: Record<CountType, string> = {
+  users: 'Each signed-in person once, and each window that is not signed in as one more.',
+  sockets: 'Every open connection: one per window, signed in or not.',
+  subscriptions: 'Every channel subscription of every open window.',
+};
 const MAX_LOG = 60;
 const ROOMS_KEY = 'who-is-online.rooms';
 const WATCHING_KEY = 'who-is-online.watching';
@@ -320,7 +326,8 @@ function renderCount(): void {
   for (const button of $('count-types').querySelectorAll<HTMLButtonElement>('button')) {
     button.setAttribute('aria-checked', String(button.dataset.type === countType));
   }
-  $('sign-in-count').textContent = counts.users === undefined ? '–' : `${counts.users} ${counts.users === 1 ? 'person' : 'people'}`;
+  $('count-explain').textContent = COUNT_MEANING[countType];
+  $('sign-in-count').textContent = counts.users === undefined ? '–' : `${counts.users} ${counts.users === 1 ? 'user' : 'users'}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
