@@ -161,6 +161,9 @@ export interface Cpu {
   wall: number;
   /** CPU time of every process on the machine (from /proc/stat), when readable. */
   machine?: number;
+  /** The server's main-thread pauses for scavenges, and for the other collections (part of `serverMain`). */
+  gcMinor?: number;
+  gcMajor?: number;
 }
 
 function machineCpuMs(): number | undefined {
@@ -175,13 +178,13 @@ function machineCpuMs(): number | undefined {
 
 export async function cpuNow(server: Peer, load: Pick<Peer, 'request'>, dbPid?: number): Promise<Cpu> {
   const [s, l] = await Promise.all([
-    server.request<NodeJS.CpuUsage>('cpu', {}, 5000),
+    server.request<NodeJS.CpuUsage & { gcMinorMs?: number; gcMajorMs?: number }>('cpu', {}, 5000),
     load.request<NodeJS.CpuUsage>('cpu', {}, 5000),
   ]);
   const pid = server.child.pid;
   return {
     server: (s.user + s.system) / 1000, serverMain: procCpuMs(pid, pid), load: (l.user + l.system) / 1000, db: procCpuMs(dbPid), wall: now(),
-    machine: machineCpuMs(),
+    machine: machineCpuMs(), gcMinor: s.gcMinorMs, gcMajor: s.gcMajorMs,
   };
 }
 
@@ -189,7 +192,7 @@ export function cpuDiff(a: Cpu, b: Cpu): Cpu {
   const minus = (x?: number, y?: number) => (x !== undefined && y !== undefined ? y - x : undefined);
   return {
     server: b.server - a.server, serverMain: minus(a.serverMain, b.serverMain), load: b.load - a.load, db: minus(a.db, b.db), wall: b.wall - a.wall,
-    machine: minus(a.machine, b.machine),
+    machine: minus(a.machine, b.machine), gcMinor: minus(a.gcMinor, b.gcMinor), gcMajor: minus(a.gcMajor, b.gcMajor),
   };
 }
 

@@ -39,6 +39,8 @@ function cell(s: Stat | undefined, digits: number, unit = ''): string {
 
 /** ", of which its main thread M" after a server's CPU, when the main thread could be read on its own. */
 const mainOf = (s: Stat | undefined): string => (s ? `, of which its main thread ${cell(s, 0)}` : '');
+const gcOf = (minor: Stat | undefined, major: Stat | undefined): string =>
+  minor && major ? ` (paused for scavenges ${cell(minor, 0)}, for other collections ${cell(major, 0)})` : '';
 
 export type Results = {
   plain: PlainRun[];
@@ -357,7 +359,9 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
       'CPU-bound, plain CPU ÷ presence CPU (server + load generator + database, same run) is what the throughput ratio tends to. ' +
       "The server's CPU is all its threads; its main thread runs the JavaScript (and better-sqlite3's writes), the others are " +
       "V8's background compilers and garbage collector helpers and libuv's pool: in a fresh process's first storm they compile " +
-      'the code that has just become hot, which the running servers below have done already.',
+      'the code that has just become hot, which the running servers below have done already. In brackets, the main ' +
+      "thread's pauses for garbage collection (Node's `gc` performance entries): scavenges of the young generation, and the " +
+      'rest (full collections and the steps of incremental marking).',
     '',
   );
   for (const [mode, runs] of [['plain SC', plain], ['SQLite', sqlite], ['MariaDB', mariadb]] as const) {
@@ -372,7 +376,8 @@ export function report(results: Results, env: { mariadbVersion: string; load0: n
     });
     const cpuRatio = stat(ratios);
     evidence.push(
-      `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}${mainOf(per((c) => c.serverMain))}, load generator ${cell(per((c) => c.load), 0)}` +
+      `- ${mode}: CPU ms per 1000 sockets: server ${cell(per((c) => c.server), 0)}${mainOf(per((c) => c.serverMain))}` +
+        `${gcOf(per((c) => c.gcMinor), per((c) => c.gcMajor))}, load generator ${cell(per((c) => c.load), 0)}` +
         `${mode === 'MariaDB' ? `, MariaDB ${cell(per((c) => c.db), 0)}` : ''}; cores busy with these processes ${cell(busy, 2)}, ` +
         `with all processes of the machine ${cell(machine, 2)}, of ${os.cpus().length}` +
         (cpuRatio ? `; plain CPU ÷ this CPU per socket ${cell(cpuRatio, 2, '×')}` : ''),

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
@@ -23,6 +24,18 @@ import { SqlStatementCounter } from '../test/support/sql-counter.js';
 import { notify, now, serve, type HeapReading, type ServerConfig, type SqlCounters } from './common.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
+
+/**
+ * Main-thread pauses for garbage collection since start, in ms: scavenges of the young generation, and the rest
+ * (mark-compact, the steps of incremental marking, weak callbacks). Read with the CPU, so a storm's share shows.
+ */
+const gcPauses = { minorMs: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MINOR) gcPauses.minorMs += entry.duration;
+    else gcPauses.majorMs += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 /** Offline hook calls: [userId, time the hook ran]. */
 const offlineHooks: Array<[string, number]> = [];
@@ -205,7 +218,7 @@ async function main(): Promise<void> {
     },
     clients: () => running.server.clientsCount,
     sql: (): SqlCounters => running.sql?.snapshot() ?? { total: 0, kinds: {} },
-    cpu: () => process.cpuUsage(),
+    cpu: () => ({ ...process.cpuUsage(), gcMinorMs: gcPauses.minorMs, gcMajorMs: gcPauses.majorMs }),
     hooks: ({ prefix }: { prefix: string }) => ({
       hooks: offlineHooks.filter(([userId]) => userId.startsWith(prefix)),
       disconnections: disconnections.filter(([userId]) => userId.startsWith(prefix)),
