@@ -268,7 +268,8 @@ describe('client idle monitor', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(socket.stream('connect').size).toBe(1);
     expect(socket.stream('authenticate').size).toBe(0);
-    expect(socket.killListenerConsumer).toHaveBeenCalledTimes(2);
+    expect(socket.stream('deauthenticate').size).toBe(0);
+    expect(socket.killListenerConsumer).toHaveBeenCalledTimes(3); // connect, authenticate, deauthenticate
     expect(socket.killListenerConsumer).not.toHaveBeenCalledWith(appConsumer.id);
     socket.reconnect('socket-2');
     document.show('hidden');
