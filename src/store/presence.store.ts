@@ -62,8 +62,10 @@ export class PresenceStore {
   private members?: MembersTable;
   private instances!: InstancesTable;
   private history?: HistoryTable;
-  /** Pooled connections whose session is already READ COMMITTED. */
+  /** Pooled connections whose session is already READ COMMITTED, with the server-side bounds. */
   private readonly readCommitted = new WeakSet<object>();
+  /** Whether the server knows `idle_transaction_timeout` (MariaDB does, MySQL does not): cleared on the first refusal. */
+  private idleTransactionTimeout = true;
   /** better-sqlite3 has one connection: its transactions must not interleave. */
   private readonly sqliteQueue = new SerialQueue();
   /** Per instance id: the writes of that instance's own socket rows, one at a time (see `ownRows`). */
@@ -526,8 +528,8 @@ export class PresenceStore {
 
   /**
    * READ COMMITTED for MySQL transactions. On the module's own pool each connection is switched once for its
-   * session, which saves a statement per transaction; a shared DataSource is left as the app set it, and
-   * each transaction names its level.
+   * session, which saves a statement per transaction, and gets the server-side bounds (`serverBounds`); a
+   * shared DataSource is left as the app set it, and each transaction names its level.
    */
   private async isolation(runner: QueryRunner): Promise<'READ COMMITTED' | undefined> {
     if (this.isSqlite) return undefined;
@@ -537,9 +539,35 @@ export class PresenceStore {
     if (!connection) return 'READ COMMITTED';
     if (!this.readCommitted.has(connection)) {
       await this.bounded(runner, runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED'), 'a statement');
+      await this.serverBounds(runner);
       this.readCommitted.add(connection);
     }
     return undefined;
+  }
+
+  /**
+   * The client's bounds end its side only: after a silent partition the server still holds the transaction
+   * and its row locks, and every instance's writes of those users wait behind it. So the server gives up too:
+   * a lock wait ends just before the statement bound (with an error that is retried on the same connection),
+   * and on MariaDB a transaction left idle for longer than the transaction bound is rolled back and its
+   * connection closed (`idle_transaction_timeout`; MySQL has no such setting, see the README).
+   */
+  private async serverBounds(runner: QueryRunner): Promise<void> {
+    const { statementTimeoutMs, transactionTimeoutMs } = this.config.options;
+    const lockWait = `innodb_lock_wait_timeout = ${Math.max(1, Math.floor((statementTimeoutMs - 1) / 1000))}`;
+    const idle = `idle_transaction_timeout = ${Math.max(1, Math.ceil(transactionTimeoutMs / 1000))}`;
+    const set = (settings: string[]) => this.bounded(runner, runner.query(`SET SESSION ${settings.join(', ')}`), 'a statement');
+    if (this.idleTransactionTimeout) {
+      try {
+        await set([lockWait, idle]);
+        return;
+      } catch (error) {
+        const code = (error as { driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+        if (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE') throw error;
+        this.idleTransactionTimeout = false;
+      }
+    }
+    await set([lockWait]);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
 import type { PresenceModuleOptions } from '../../src/index.js';
-import { Db, mysqlTarget, urlThrough } from '../cluster/support/db.js';
+import { Db, MYSQL_URL, mysqlTarget, urlThrough } from '../cluster/support/db.js';
 import { TcpProxy } from '../cluster/support/tcp-proxy.js';
 import { connectClient, disconnectAll, subscribe } from '../support/clients.js';
 import { HookRecorder } from '../support/hook-recorder.js';
@@ -133,6 +133,33 @@ describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB'
         `${recoveredMs} ms after the restore; ${lines.length} user hooks`,
     );
   }, 60_000);
+
+  it('an instance cut off while it holds row locks does not stall the writes of another instance', async () => {
+    // B talks to MariaDB directly; A through the proxy, which goes silent right after A has locked x's status row.
+    // B starts first, so it is the one that collects (A's own GC statements could be the ones cut off).
+    const B = await start({ database: { type: 'mysql', url: MYSQL_URL } });
+    const A = await start({ tableName: B.table });
+    const y = await open(B, 'y');
+    const first = await open(A, 'x');
+    await eventually(async () => expect(await statuses(B, ['x'])).toEqual({ x: 'online' }), 10_000, 50);
+    first.disconnect(); // x has a status row now, offline
+    await eventually(async () => expect(await statuses(B, ['x', 'y'])).toEqual({ x: 'offline', y: 'online' }), 10_000, 50);
+
+    // x comes back on A: A locks x's row to set it online, and is cut off before it commits.
+    proxy.blackholeAfter(`${A.table}_status`, 'FOR UPDATE');
+    await open(A, 'x');
+    // Every 150 ms: InnoDB refreshes what innodb_trx shows only when it was not read for 100 ms.
+    await eventually(async () => expect(await B.sql(`SELECT trx_id FROM information_schema.innodb_trx`)).not.toEqual([]), 5000, 150);
+    const silentAt = Date.now();
+    // B's next flush sets x online for a session of its own (so it locks x's row too) and y idle.
+    const x2 = await open(B, 'x');
+    await y.invoke('presence.setStatus', 'idle').catch(() => undefined);
+    await eventually(async () => {
+      expect(await statuses(B, ['x', 'y'])).toEqual({ x: 'online', y: 'idle' });
+      expect((await tableRows(B)).filter((row) => row.startsWith(`${x2.id}|`))).toEqual([`${x2.id}|${PRESENCE}`]);
+    }, 15_000, 100);
+    console.info(`[partition] another instance's writes went through ${Date.now() - silentAt} ms after the lock holder went silent`);
+  }, 40_000);
 
   it('app.close() in the middle of a blackhole returns within shutdownTimeoutMs and leaves the rows to GC', async () => {
     const app = await start();

@@ -10,9 +10,11 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  */
 export class TcpProxy {
   private server?: Server;
-  private readonly pairs = new Set<{ inbound: Socket; outbound: Socket }>();
+  private readonly pairs = new Set<{ inbound: Socket; outbound: Socket; end: () => void }>();
   private refusing = false;
   private silent = false;
+  /** Set by `blackholeAfter`: the texts of the statement after which to go silent. */
+  private armed?: Buffer[];
   /** Connections that a blackhole swallowed: kept open, never answered, closed only by the other side or close(). */
   private readonly swallowed = new Set<Socket>();
   port = 0;
@@ -68,15 +70,40 @@ export class TcpProxy {
   blackhole(): void {
     this.silent = true;
     for (const pair of this.pairs) {
+      // From now on neither side hears of the other closing, as when the FIN is dropped too.
+      for (const socket of [pair.inbound, pair.outbound]) socket.off('close', pair.end).off('error', pair.end);
       this.swallow(pair.inbound);
       this.swallow(pair.outbound);
     }
     this.pairs.clear();
   }
 
+  /**
+   * Pipes on until a packet to the target contains every one of `texts`, lets that packet through, then
+   * blackholes: the server has run that statement (a `FOR UPDATE` holds its locks) and hears no more of it.
+   */
+  blackholeAfter(...texts: string[]): void {
+    this.armed = texts.map((text) => Buffer.from(text));
+    for (const pair of this.pairs) this.watch(pair);
+  }
+
+  /** Forwards what the client sends, one packet at a time, and blackholes after the armed statement. */
+  private watch({ inbound, outbound }: { inbound: Socket; outbound: Socket }): void {
+    inbound.unpipe(outbound);
+    const forward = (chunk: Buffer) => {
+      outbound.write(chunk);
+      if (!this.armed?.every((needle) => chunk.includes(needle))) return;
+      this.armed = undefined;
+      this.blackhole();
+    };
+    inbound.on('data', forward);
+    inbound.resume(); // unpipe() paused it
+  }
+
   restore(): void {
     this.refusing = false;
     this.silent = false;
+    this.armed = undefined;
   }
 
   /** Connections swallowed by a blackhole that the other side has not closed yet. */
@@ -105,16 +132,17 @@ export class TcpProxy {
     }
     this.accepted++;
     const outbound = createConnection({ host: this.targetHost, port: this.targetPort });
-    const pair = { inbound, outbound };
-    this.pairs.add(pair);
     const end = () => {
       this.pairs.delete(pair);
       inbound.destroy();
       outbound.destroy();
     };
+    const pair = { inbound, outbound, end };
+    this.pairs.add(pair);
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
-    inbound.pipe(outbound);
+    if (this.armed) this.watch(pair);
+    else inbound.pipe(outbound);
     outbound.pipe(inbound);
   }
 
