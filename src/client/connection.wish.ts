@@ -1,8 +1,8 @@
 /**
  * One thing the client wants the server to hold for its socket (the status, the session state), which every
- * new connection loses: the server starts each socket with `initial`. It remembers what was sent under which
- * key (the connection, and for what the server drops on a login or logout, the signed-in user too), so that
- * after a reconnect or such a login it knows to send again, and only then.
+ * new connection loses: the server starts each socket with `initial`, and starts it over when it logs out or
+ * in as someone else. It remembers what was sent under which key (the connection and the signed-in user), so
+ * that after a reconnect or such a login it knows to send again, and only then.
  */
 export class ConnectionWish<T> {
   private wanted: T;

@@ -99,8 +99,12 @@ export class PresenceClient {
     // Consumers of our own (not the socket's shared streams), so destroy() ends these loops and no one else's.
     this.listen('connect', () => this.sync());
     this.listen('authenticate', () => this.sync());
-    // The server drops a session's state when it logs out (and when it signs in as someone else: stateKey).
-    this.listen('deauthenticate', () => this.state$.forget());
+    // The server starts a session over (online, no state) when it logs out, and when it signs in as someone
+    // else (sessionKey).
+    this.listen('deauthenticate', () => {
+      this.status$.forget();
+      this.state$.forget();
+    });
     if (options.idleMonitor !== false) {
       const monitor = new IdleMonitor((status) => this.monitorChanged(status), {
         idleAfterMs: options.idleAfterMs,
@@ -157,7 +161,7 @@ export class PresenceClient {
     const json = JSON.stringify(state);
     this.state$.want(json);
     try {
-      await this.state$.send(this.stateKey());
+      await this.state$.send(this.sessionKey());
       this.acceptedState = json;
     } catch (error) {
       const refused = isPresenceError(error) && this.socket.authState === 'authenticated';
@@ -229,7 +233,7 @@ export class PresenceClient {
     if (this.destroyed) return Promise.reject(new Error('PresenceClient was destroyed'));
     this.want(status);
     this.monitor?.reset(status);
-    return this.status$.send(this.socket.id);
+    return this.status$.send(this.sessionKey());
   }
 
   private monitorChanged(status: PresenceClientStatus): void {
@@ -251,11 +255,8 @@ export class PresenceClient {
     if (this.destroyed) return;
     const socket = this.socket;
     if (socket.state !== 'open' || socket.authState !== 'authenticated') return;
-    const wishes: Array<[ConnectionWish<PresenceClientStatus> | ConnectionWish<string>, string | null]> = [
-      [this.status$, socket.id],
-      [this.state$, this.stateKey()],
-    ];
-    for (const [wish, key] of wishes) {
+    const key = this.sessionKey();
+    for (const wish of [this.status$, this.state$]) {
       if (!wish.missing(key)) continue;
       wish.send(key).catch((error: unknown) => {
         const err = toError(error);
@@ -267,10 +268,11 @@ export class PresenceClient {
   }
 
   /**
-   * The state is held per connection and signed-in user: a login as someone else on the same socket starts
-   * without one. The user is the token's claims but for those that change when the same user's token is renewed.
+   * The server holds the status and state per connection and signed-in user: a login as someone else on the
+   * same socket starts online and without a state. The user is the token's claims but for those that change
+   * when the same user's token is renewed.
    */
-  private stateKey(): string {
+  private sessionKey(): string {
     const token = this.socket.authToken as Record<string, unknown> | null;
     const claims = token ? Object.keys(token).filter((claim) => !RENEWED_CLAIMS.has(claim)).sort() : [];
     return `${this.socket.id}\n${JSON.stringify(claims.map((claim) => [claim, token![claim]]))}`;

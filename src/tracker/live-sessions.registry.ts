@@ -5,6 +5,8 @@ import type { SessionStatus } from '../presence.types.js';
 export interface LiveSession {
   readonly socket: AGServerSocket;
   status: SessionStatus;
+  /** Who set a status other than online: the socket is online again when it changes user (or logs out). */
+  statusUserId?: string;
   /** Epoch ms: a number costs a socket less than a Date (made when a row is written). */
   readonly connectedAt: number;
   /** The token the socket had when it connected (presented at the handshake), to tell a login after it apart. */

@@ -54,7 +54,7 @@ export class PresenceTracker {
     const touch = (socket: AGServerSocket) => this.writer.touch(socket.id);
     const leave = (socket: AGServerSocket) => this.writer.touch(socket.id, true);
     const reauthenticated = (socket: AGServerSocket, mark: (socket: AGServerSocket) => void) => {
-      this.dropStateOfOtherUser(socket);
+      this.startOverForOtherUser(socket);
       mark(socket);
       this.recheckAccess(socket);
     };
@@ -102,7 +102,8 @@ export class PresenceTracker {
     if (status !== 'online' && status !== 'idle') {
       throw new PresenceError(STATUS_VALUE(describeValue(status)));
     }
-    const { session } = this.ownSession(socketId, ANONYMOUS_STATUS);
+    const { session, userId } = this.ownSession(socketId, ANONYMOUS_STATUS);
+    session.statusUserId = status === 'online' ? undefined : userId;
     if (session.status !== status) {
       session.status = status;
       await this.turn(session, 'status');
@@ -175,10 +176,15 @@ export class PresenceTracker {
   }
 
   /** A socket that logs out or in as someone else leaves its state behind: it described the previous user. */
-  private dropStateOfOtherUser(socket: AGServerSocket): void {
+  /** A socket that changes user (or logs out) starts over as a new session would: online, without a state. */
+  private startOverForOtherUser(socket: AGServerSocket): void {
     const session = this.sessions.get(socket.id);
-    if (session?.state && session.state.userId !== userIdOf(socket.authToken, this.config.options.userIdField).userId) {
-      session.state = undefined;
+    if (!session) return;
+    const { userId } = userIdOf(socket.authToken, this.config.options.userIdField);
+    if (session.state && session.state.userId !== userId) session.state = undefined;
+    if (session.statusUserId !== undefined && session.statusUserId !== userId) {
+      session.status = 'online';
+      session.statusUserId = undefined;
     }
   }
 

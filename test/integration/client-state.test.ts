@@ -64,7 +64,7 @@ describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) =>
     await eventually(async () => expect(await stateOf('bea', socket.id!)).toEqual({ device: 'tablet' }));
   });
 
-  it('sends the state again after a logout and login, and after a login as someone else, but not on a renewed token', async () => {
+  it('sends the state and status again after a logout and login, and after a login as someone else, but not on a renewed token', async () => {
     await start();
     const socket = await bed.connect({ token: { user_id: 'ann' } });
     const presence = helper(socket);
@@ -75,14 +75,20 @@ describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) =>
       return invoke(name, data);
     }) as typeof socket.invoke;
     await presence.setState({ device: 'cli' });
+    await presence.setIdle();
+    const session = async (userId: string) => {
+      const found = (await ctx.presence.getUserSessions(userId)).find((s) => s.socketId === socket.id);
+      return found && { status: found.status, state: found.state };
+    };
 
     await socket.deauthenticate();
-    await eventually(async () => expect(await stateOf('ann', socket.id!)).toBeUndefined());
+    await eventually(async () => expect(await session('ann')).toBeUndefined());
     await socket.authenticate(await signToken(ctx.server, { user_id: 'ann' }));
-    await eventually(async () => expect(await stateOf('ann', socket.id!)).toEqual({ device: 'cli' }));
+    await eventually(async () => expect(await session('ann')).toEqual({ status: 'idle', state: { device: 'cli' } }));
 
+    // The server starts the socket over for bob (online, no state); the helper sends what its app wants.
     await socket.authenticate(await signToken(ctx.server, { user_id: 'bob' }));
-    await eventually(async () => expect(await stateOf('bob', socket.id!)).toEqual({ device: 'cli' }));
+    await eventually(async () => expect(await session('bob')).toEqual({ status: 'idle', state: { device: 'cli' } }));
     expect(sent).toHaveLength(3);
 
     // The same user's token, signed again later (another iat): the server keeps the state, nothing is sent.
@@ -90,7 +96,7 @@ describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) =>
     await socket.authenticate(await signToken(ctx.server, { user_id: 'bob' }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sent).toHaveLength(3);
-    expect(await stateOf('bob', socket.id!)).toEqual({ device: 'cli' });
+    expect(await session('bob')).toEqual({ status: 'idle', state: { device: 'cli' } });
     expect(errors).toEqual([]);
   });
 

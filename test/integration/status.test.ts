@@ -146,6 +146,28 @@ describe.each(BACKENDS)('user status and hooks (%s)', (backend) => {
     await eventually(() => expect(hooks.userLines('dan')).toEqual(['user.online:dan:connect', 'user.offline:dan:disconnect']));
   });
 
+  it('starts a socket over online when it logs in as someone else or logs out; a renewed token keeps the status', async () => {
+    const hooks = await start();
+    const socket = await client({ user_id: 'ann' });
+    await socket.invoke('presence.setStatus', 'idle');
+    expect(await ctx!.presence.getUserStatus('ann')).toBe('idle');
+
+    await socket.authenticate(await signToken(ctx!.server, { user_id: 'ann', renewed: 1 }));
+    await sleep(100);
+    expect(await ctx!.presence.getUserStatus('ann')).toBe('idle');
+
+    await socket.authenticate(await signToken(ctx!.server, { user_id: 'bob' }));
+    await eventually(async () => expect(await ctx!.presence.getUserSessions('bob')).toMatchObject([{ status: 'online' }]));
+    expect(hooks.userLines('bob')).toEqual(['user.online:bob:auth']);
+
+    await socket.invoke('presence.setStatus', 'idle');
+    await socket.deauthenticate();
+    await eventually(async () => expect(await ctx!.presence.getUserStatus('bob')).toBe('offline'));
+    await socket.authenticate(await signToken(ctx!.server, { user_id: 'bob' }));
+    await eventually(async () => expect(await ctx!.presence.getUserSessions('bob')).toMatchObject([{ status: 'online' }]));
+    await eventually(() => expect(hooks.userLines('bob').at(-1)).toBe('user.online:bob:auth'));
+  });
+
   it('with an offline grace, a reload fires nothing and a real leave fires offline after the grace', async () => {
     const hooks = await start({ offlineGraceMs: 400 });
     const first = await client({ user_id: 'gus' });
