@@ -175,8 +175,10 @@ export class PresenceTracker {
     return session[held];
   }
 
-  /** A socket that logs out or in as someone else leaves its state behind: it described the previous user. */
-  /** A socket that changes user (or logs out) starts over as a new session would: online, without a state. */
+  /**
+   * A socket that logs out or in as someone else starts over as a new session would: online, without a state.
+   * Both described the previous user; a renewed token of the same user keeps them.
+   */
   private startOverForOtherUser(socket: AGServerSocket): void {
     const session = this.sessions.get(socket.id);
     if (!session) return;
