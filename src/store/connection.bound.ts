@@ -17,10 +17,15 @@ interface RunnerInternals {
   databaseConnectionPromise?: Promise<PooledConnection>;
 }
 
+/** The driver's error code (`ER_LOCK_DEADLOCK`, `ECONNRESET`, …), whether TypeORM wrapped the error or not. */
+export function driverErrorCode(error: unknown): string | undefined {
+  const e = error as { code?: string; driverError?: { code?: string } } | null | undefined;
+  return e?.driverError?.code ?? e?.code;
+}
+
 export function isDeadConnection(error: unknown): boolean {
   if (error instanceof DatabaseTimeoutError) return true;
-  const e = error as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code;
+  const code = driverErrorCode(error);
   return code !== undefined && DEAD_CONNECTION.has(code);
 }
 

@@ -14,7 +14,7 @@ import { presenceTableNames, type PresenceTableNames } from './presence.tables.j
 import { REFRESH_PART, REFRESH_PART_BUSY, SocketsTable, type RemovedSocket } from './sockets.table.js';
 import { dialectOf, type SqlDialect } from './sql.dialect.js';
 import { CHUNK, PREFIX_CHUNK, type SqlContext, type SqlNumber, type Tx } from './sql.helpers.js';
-import { evict, isDeadConnection, within } from './connection.bound.js';
+import { driverErrorCode, evict, isDeadConnection, within } from './connection.bound.js';
 import { StatusTable, type UserStatusRow } from './status.table.js';
 import { assertDatabaseDriver } from './database-driver.check.js';
 import { checkpointsInThread, withSqliteFileDefaults } from './sqlite-file.defaults.js';
@@ -520,7 +520,7 @@ export class PresenceStore {
     try {
       return await work();
     } catch (error) {
-      const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+      const code = driverErrorCode(error);
       if (attempts > 1 && code && RETRYABLE.has(code)) return this.retrying(work, attempts - 1);
       throw error;
     }
@@ -562,8 +562,7 @@ export class PresenceStore {
         await set([lockWait, idle]);
         return;
       } catch (error) {
-        const code = (error as { driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
-        if (code !== 'ER_UNKNOWN_SYSTEM_VARIABLE') throw error;
+        if (driverErrorCode(error) !== 'ER_UNKNOWN_SYSTEM_VARIABLE') throw error;
         this.idleTransactionTimeout = false;
       }
     }
