@@ -22,8 +22,9 @@ export class PresenceConfigError extends Error {
 }
 
 /**
- * The module could not open its database at startup (`app.init()` fails with it). The message names the
- * database (without its password), the driver's reason and what to check; `cause` is the driver's error.
+ * The module could not open its database at startup (`app.init()` fails with it; the message names the
+ * database, without its password, the driver's reason and what to check), or a connection to it failed later
+ * (a `PresenceService` read rejects with it). `cause` is the driver's error.
  */
 export class PresenceDatabaseError extends Error {
   override readonly name = 'PresenceDatabaseError';

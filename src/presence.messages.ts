@@ -112,6 +112,9 @@ export const CHECKPOINTS_ON_EVENT_LOOP = (reason: string) =>
 export const DATABASE_TIMEOUT = (what: string, ms: number) =>
   `the database did not answer ${what} within ${ms} ms: its connection was dropped and the work is retried on a new one ` +
   '(check the network to the database, or raise statementTimeoutMs / transactionTimeoutMs)';
+export const DATABASE_CONNECTION_FAILED = (code: string, reason: string) =>
+  `the connection to the database failed (${code}: ${reason}): it was dropped, and the next statement opens a new ` +
+  'one (check the network to the database)';
 export const STATUS_NOT_STORED = (ms: number) =>
   `the status was accepted but is not stored yet: the database did not answer within ${ms} ms. It is written when the ` +
   'database answers again; call presence.setStatus again to wait for it';

@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { PresenceConfig } from '../options/presence.config.js';
-import { CHECKPOINTS_ON_EVENT_LOOP, NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
+import { CHECKPOINTS_ON_EVENT_LOOP, DATABASE_CONNECTION_FAILED, NO_DATA_SOURCE, STARTUP_LOCK_TIMEOUT, STORE_NOT_READY } from '../presence.messages.js';
 import type { HistoryReason, Member, PresenceSession, SessionHistoryEntry, Transitions, UsercountType, WriteBatch } from '../presence.types.js';
 import { HistoryTable, type EndedAt, type RecordEnded } from './history.table.js';
 import { InstancesTable, type InstanceInfo } from './instances.table.js';
@@ -20,7 +20,7 @@ import { assertDatabaseDriver } from './database-driver.check.js';
 import { checkpointsInThread, withSqliteFileDefaults } from './sqlite-file.defaults.js';
 import { SqliteCheckpointThread, type SqliteConnection } from './sqlite-checkpoint.thread.js';
 import { openDataSource } from './database-open.error.js';
-import { PresenceConfigError } from '../presence.errors.js';
+import { PresenceConfigError, PresenceDatabaseError, PresenceError } from '../presence.errors.js';
 import { SerialQueue } from './serial.queue.js';
 
 export type { InstanceInfo } from './instances.table.js';
@@ -464,8 +464,11 @@ export class PresenceStore {
     try {
       return await fn(runner);
     } catch (error) {
-      if (!this.isSqlite && isDeadConnection(error)) evict(runner);
-      throw error;
+      if (this.isSqlite || !isDeadConnection(error)) throw error;
+      evict(runner);
+      // The driver's own words (`connect ETIMEDOUT`) say neither that the module is behind it nor what follows.
+      if (error instanceof PresenceError) throw error;
+      throw new PresenceDatabaseError(DATABASE_CONNECTION_FAILED(driverErrorCode(error)!, (error as Error).message), { cause: error });
     } finally {
       await runner.release();
     }

@@ -161,6 +161,26 @@ describe.skipIf(!BACKENDS.includes('mariadb'))('a silent partition from MariaDB'
     console.info(`[partition] another instance's writes went through ${Date.now() - silentAt} ms after the lock holder went silent`);
   }, 40_000);
 
+  it("a read during a blackhole rejects with the module's own error, not the driver's, within the bounds", async () => {
+    const app = await start();
+    await open(app, 'r0');
+    await eventually(async () => expect(await tableRows(app)).toEqual(liveRows(app)), 10_000, 50);
+    // Its pooled connections closed first: the read must connect anew, into the blackhole.
+    proxy.dropAll();
+    await sleep(200);
+    proxy.blackhole();
+    const askedAt = Date.now();
+    const error = (await app.presence.count('users').then(() => undefined, (e: Error) => e)) as Error;
+    const tookMs = Date.now() - askedAt;
+    // Its own bound (PresenceError) or the failed connection attempt (PresenceDatabaseError), whichever came first.
+    expect(['PresenceError', 'PresenceDatabaseError']).toContain(error?.name);
+    expect(error.message).toMatch(/^the (database did not answer|connection to the database failed)/);
+    // ownWrites() waits at most 5 s for the writes queued before, then the read is bounded by statementTimeoutMs.
+    expect(tookMs).toBeLessThan(5000 + 2 * TIMINGS.statementTimeoutMs! + 1000);
+    proxy.restore();
+    await eventually(async () => expect(await app.presence.count('users')).toBe(1), RECOVERY_BOUND_MS, 100);
+  }, 40_000);
+
   it('app.close() in the middle of a blackhole returns within shutdownTimeoutMs and leaves the rows to GC', async () => {
     const app = await start();
     for (const userId of users('c', 5)) await open(app, userId, ['room']);
