@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AGClientSocket } from 'socketcluster-client';
 import { createPresenceClient, type PresenceClient } from '../../src/client/index.js';
-import { BACKENDS, eventually, presenceTestBed, type PresenceApp } from '../support/presence-app.js';
+import { BACKENDS, eventually, presenceTestBed, sleep, type PresenceApp } from '../support/presence-app.js';
 import { signToken, subscribe } from '../support/clients.js';
 
 describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) => {
@@ -92,9 +92,9 @@ describe.each(BACKENDS)('client setState() with real sockets (%s)', (backend) =>
     expect(sent).toHaveLength(3);
 
     // The same user's token, signed again later (another iat): the server keeps the state, nothing is sent.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     await socket.authenticate(await signToken(ctx.server, { user_id: 'bob' }));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     expect(sent).toHaveLength(3);
     expect(await session('bob')).toEqual({ status: 'idle', state: { device: 'cli' } });
     expect(errors).toEqual([]);
